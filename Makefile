@@ -1,0 +1,84 @@
+# libwal: `make` builds target/release/libwal.{so,a} and include/wal.h;
+# `make check` runs every test (Rust, header, C API suite, crash tests).
+CARGO   ?= cargo
+CC      ?= cc
+CXX     ?= c++
+PREFIX  ?= /usr/local
+LIBDIR  ?= $(PREFIX)/lib
+INCDIR  ?= $(PREFIX)/include
+
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
+MAJOR   := $(firstword $(subst ., ,$(VERSION)))
+REL     := target/release
+BUILD   := build
+
+# What a C program needs besides libwal.a (rustc --print native-static-libs).
+STATIC_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
+CFLAGS_TEST := -std=c99 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -Iinclude -Ic_tests -pthread
+
+C_SRCS   := $(wildcard c_tests/test_*.c) $(wildcard c_tests/crash_*.c)
+C_NAMES  := $(basename $(notdir $(C_SRCS)))
+C_STATIC := $(addprefix $(BUILD)/static/,$(C_NAMES))
+C_SHARED := $(addprefix $(BUILD)/shared/,$(C_NAMES))
+
+.PHONY: all lib check check-header test-rust test-c test-cxx install uninstall bench clean
+
+all: lib
+
+lib:
+	$(CARGO) build --release
+	ln -sf libwal.so $(REL)/libwal.so.$(MAJOR)
+
+$(REL)/libwal.a $(REL)/libwal.so include/wal.h: lib
+
+# The committed header must be what cbindgen generates from the sources now:
+# keep a copy of the committed one, build (which regenerates it), compare.
+check-header:
+	@mkdir -p $(BUILD)
+	cp include/wal.h $(BUILD)/wal.h.committed
+	$(MAKE) lib
+	@cmp -s $(BUILD)/wal.h.committed include/wal.h || { \
+	  echo "include/wal.h is stale: it differs from what cbindgen generates."; \
+	  echo "Run 'make' and commit include/wal.h."; diff -u $(BUILD)/wal.h.committed include/wal.h; exit 1; }
+	@echo "include/wal.h matches the sources"
+
+test-rust:
+	$(CARGO) test --release
+
+$(BUILD)/static/%: c_tests/%.c c_tests/*.h include/wal.h $(REL)/libwal.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_TEST) -o $@ $< $(REL)/libwal.a $(STATIC_LIBS)
+
+$(BUILD)/shared/%: c_tests/%.c c_tests/*.h include/wal.h $(REL)/libwal.so
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_TEST) -o $@ $< -L$(REL) -lwal -Wl,-rpath,$(abspath $(REL))
+
+# The header must compile as C99 and as C++, included twice.
+test-cxx: include/wal.h
+	@mkdir -p $(BUILD)
+	$(CC) -std=c99 -Wall -Wextra -Werror -pedantic -Iinclude -fsyntax-only c_tests/header_compile.c
+	$(CXX) -std=c++11 -Wall -Wextra -Werror -pedantic -Iinclude -x c++ -fsyntax-only c_tests/header_compile.c
+
+test-c: lib $(C_STATIC) $(C_SHARED)
+	sh c_tests/run.sh $(C_STATIC) $(C_SHARED)
+
+check: check-header test-cxx test-rust test-c
+
+install: lib
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(LIBDIR)/pkgconfig
+	install -m 644 include/wal.h $(DESTDIR)$(INCDIR)/wal.h
+	install -m 644 $(REL)/libwal.a $(DESTDIR)$(LIBDIR)/libwal.a
+	install -m 755 $(REL)/libwal.so $(DESTDIR)$(LIBDIR)/libwal.so.$(VERSION)
+	ln -sf libwal.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libwal.so.$(MAJOR)
+	ln -sf libwal.so.$(MAJOR) $(DESTDIR)$(LIBDIR)/libwal.so
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCDIR@|$(INCDIR)|' \
+	    -e 's|@VERSION@|$(VERSION)|' -e 's|@STATIC_LIBS@|$(STATIC_LIBS)|' \
+	    wal.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/wal.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(INCDIR)/wal.h $(DESTDIR)$(LIBDIR)/libwal.a $(DESTDIR)$(LIBDIR)/libwal.so* \
+	      $(DESTDIR)$(LIBDIR)/pkgconfig/wal.pc
+
+clean:
+	$(CARGO) clean
+	rm -rf $(BUILD)

@@ -1,0 +1,24 @@
+//! libwal: a crash-safe write-ahead log for storage engines.
+//!
+//! The core (`format`, `segment`, `recovery`, `log`, `reader`) is plain safe
+//! Rust and knows nothing about C; `ffi` is the thin `extern "C"` adapter that
+//! becomes `libwal.so`, `libwal.a` and `include/wal.h`. The on-disk format is
+//! described byte by byte in `docs/FORMAT.md`.
+
+mod error;
+pub mod format;
+mod log;
+mod meta;
+mod options;
+mod reader;
+mod recovery;
+pub mod segment;
+mod sys;
+
+pub mod ffi;
+
+pub use error::{Error, ErrorKind, Result};
+pub use format::{Entry, MAX_RECORD_SIZE, OP_CHECKPOINT};
+pub use log::Wal;
+pub use options::{Options, RecoveryMode, SyncMode, DEFAULT_SEGMENT_SIZE, DEFAULT_SYNC_EVERY, MIN_SEGMENT_SIZE};
+pub use reader::{Record, WalIter};

@@ -1,0 +1,452 @@
+//! The log: open, append (with group commit), checkpoint, sync, truncate.
+//!
+//! One `Wal` is shared by many threads. Appends encode their frame outside
+//! any lock, then take the state lock only to pick a seq and write the bytes
+//! into the page cache. Durability is a separate step (`sync_to`): one thread
+//! at a time is the leader and runs fdatasync for everyone who wrote before
+//! it started, so concurrent appenders share fsyncs.
+
+use crate::error::{Error, Result};
+use crate::format::{EncodedFrame, Entry, MAX_RECORD_SIZE, OP_CHECKPOINT, SEGMENT_HEADER_LEN};
+use crate::meta;
+use crate::options::{Options, SyncMode};
+use crate::reader::WalIter;
+use crate::recovery;
+use crate::segment::{self, SegmentInfo};
+use crate::sys::{self, DirLock};
+use std::fs::{self, File, OpenOptions};
+use std::io::ErrorKind;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+pub const LOCK_FILE: &str = "LOCK";
+
+/// A write-ahead log open on one directory.
+pub struct Wal {
+    inner: Arc<Inner>,
+    closed: bool,
+}
+
+/// What a `Wal` and its iterators share.
+pub(crate) struct Inner {
+    dir: PathBuf,
+    opts: Options,
+    lock: Mutex<Option<DirLock>>,
+    state: Mutex<State>,
+    sync: Mutex<SyncState>,
+    sync_done: Condvar,
+    poisoned: AtomicBool,
+    truncating: Mutex<()>,
+}
+
+/// Where the log stands. Guarded by `Inner::state`.
+pub(crate) struct State {
+    /// Every segment of the log, oldest first; the last one is the newest.
+    pub segments: Vec<SegmentInfo>,
+    /// The newest segment, open, and how far its data goes. None after a
+    /// truncate removed every segment: the next append creates one.
+    pub active: Option<Active>,
+    pub next_seq: u64,
+    pub floor: u64,
+    /// Records written since the last sync (WAL_SYNC_EVERY).
+    unsynced: u64,
+}
+
+pub(crate) struct Active {
+    pub file: Arc<File>,
+    pub first_seq: u64,
+    /// End of the written data: readers may read up to here.
+    pub end: u64,
+}
+
+struct SyncState {
+    /// Every seq at or below this is durable.
+    synced: u64,
+    /// A leader is running fdatasync.
+    syncing: bool,
+}
+
+impl State {
+    pub fn last_seq(&self) -> u64 {
+        self.next_seq - 1
+    }
+
+    /// The lowest seq a replay can return; last_seq + 1 when there is none.
+    pub fn first_seq(&self) -> u64 {
+        let oldest = self.segments.first().map_or(self.next_seq, |s| s.first_seq);
+        oldest.max(self.floor + 1).min(self.next_seq)
+    }
+}
+
+impl Inner {
+    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves the state as consistent as
+        // any failed write does; the poisoned flag guards against reuse.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn sync_state(&self) -> MutexGuard<'_, SyncState> {
+        self.sync.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn poison(&self) {
+        self.poisoned.store(true, Ordering::SeqCst);
+    }
+
+    fn check_writable(&self) -> Result<()> {
+        if self.opts.read_only {
+            return Err(Error::read_only());
+        }
+        if self.poisoned.load(Ordering::SeqCst) {
+            return Err(Error::poisoned());
+        }
+        Ok(())
+    }
+}
+
+/// Checks a batch before anything is written: at least one entry, ops in
+/// 1..=254 (255 only for checkpoints), every record within MAX_RECORD_SIZE.
+pub fn validate_entries(entries: &[Entry<'_>]) -> Result<()> {
+    if entries.is_empty() {
+        return Err(Error::invalid("a batch needs at least one entry"));
+    }
+    if entries.len() > u32::MAX as usize {
+        return Err(Error::invalid("a batch holds at most 2^32-1 entries"));
+    }
+    for (i, e) in entries.iter().enumerate() {
+        if e.op == 0 || e.op == OP_CHECKPOINT {
+            return Err(Error::invalid(format!(
+                "entry {i}: op {} is reserved (use 1..254; 255 is written only by checkpoint)",
+                e.op
+            )));
+        }
+        check_record_size(e.key.len(), e.value.len())?;
+    }
+    Ok(())
+}
+
+pub fn check_record_size(key_len: usize, value_len: usize) -> Result<()> {
+    match key_len.checked_add(value_len) {
+        Some(n) if n <= MAX_RECORD_SIZE => Ok(()),
+        _ => Err(Error::range(format!(
+            "record of {key_len} + {value_len} bytes is larger than WAL_MAX_RECORD_SIZE ({MAX_RECORD_SIZE})"
+        ))),
+    }
+}
+
+impl Wal {
+    /// Opens (creating if allowed) the log in `dir` and recovers it.
+    pub fn open(dir: impl AsRef<Path>, opts: Options) -> Result<Wal> {
+        opts.validate()?;
+        let dir = dir.as_ref().to_path_buf();
+        ensure_dir(&dir, &opts)?;
+        let lock = match opts.read_only {
+            true => None,
+            false => Some(DirLock::acquire(&dir.join(LOCK_FILE))?),
+        };
+        let recovered = recovery::recover(&dir, &opts)?;
+        let active = match (recovered.newest_end, recovered.segments.last()) {
+            (Some(end), Some(newest)) => Some(Active {
+                file: Arc::new(open_segment_file(&newest.path, !opts.read_only)?),
+                first_seq: newest.first_seq,
+                end,
+            }),
+            _ => None,
+        };
+        let last_seq = recovered.last_seq;
+        let state = State {
+            segments: recovered.segments,
+            active,
+            next_seq: last_seq + 1,
+            floor: recovered.floor,
+            unsynced: 0,
+        };
+        Ok(Wal {
+            inner: Arc::new(Inner {
+                dir,
+                opts,
+                lock: Mutex::new(lock),
+                state: Mutex::new(state),
+                sync: Mutex::new(SyncState { synced: last_seq, syncing: false }),
+                sync_done: Condvar::new(),
+                poisoned: AtomicBool::new(false),
+                truncating: Mutex::new(()),
+            }),
+            closed: false,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    pub fn options(&self) -> &Options {
+        &self.inner.opts
+    }
+
+    /// The highest seq assigned; 0 for a new log.
+    pub fn last_seq(&self) -> u64 {
+        self.inner.state().last_seq()
+    }
+
+    /// The lowest seq a replay can return; last_seq + 1 when there is none.
+    pub fn first_seq(&self) -> u64 {
+        self.inner.state().first_seq()
+    }
+
+    pub fn is_poisoned(&self) -> bool {
+        self.inner.poisoned.load(Ordering::SeqCst)
+    }
+
+    /// Appends one record; returns its seq.
+    pub fn append(&self, op: u8, key: &[u8], value: &[u8]) -> Result<u64> {
+        self.append_batch(&[Entry { op, key, value }])
+    }
+
+    /// Appends entries as one atomic frame; returns the last entry's seq.
+    pub fn append_batch(&self, entries: &[Entry<'_>]) -> Result<u64> {
+        self.inner.check_writable()?;
+        validate_entries(entries)?;
+        self.append_frame(EncodedFrame::new(entries), false)
+    }
+
+    /// Appends a checkpoint record and makes it and everything before it
+    /// durable, whatever the sync mode; returns its seq.
+    pub fn checkpoint(&self) -> Result<u64> {
+        self.inner.check_writable()?;
+        let entry = Entry { op: OP_CHECKPOINT, key: &[], value: &[] };
+        self.append_frame(EncodedFrame::new(&[entry]), true)
+    }
+
+    /// Makes every record appended so far durable.
+    pub fn sync(&self) -> Result<()> {
+        self.inner.check_writable()?;
+        let last = {
+            let mut st = self.inner.state();
+            st.unsynced = 0;
+            st.last_seq()
+        };
+        self.sync_to(last)
+    }
+
+    fn append_frame(&self, mut frame: EncodedFrame, force_sync: bool) -> Result<u64> {
+        let (last, sync_due) = {
+            let mut st = self.inner.state();
+            self.inner.check_writable()?;
+            let first = st.next_seq;
+            if let Err(e) = self.write_locked(&mut st, &mut frame, first) {
+                self.inner.poison();
+                return Err(e);
+            }
+            let count = frame.count() as u64;
+            st.next_seq += count;
+            let sync_due = match self.inner.opts.sync_mode {
+                SyncMode::Always => true,
+                SyncMode::None => false,
+                SyncMode::Every(n) => {
+                    st.unsynced += count;
+                    let due = st.unsynced >= n as u64;
+                    if due {
+                        st.unsynced = 0;
+                    }
+                    due
+                }
+            };
+            (first + count - 1, sync_due)
+        };
+        if sync_due || force_sync {
+            self.sync_to(last)?;
+        }
+        Ok(last)
+    }
+
+    /// Writes a sealed frame at the end of the active segment, rotating first
+    /// when it would not fit (a frame larger than a segment gets its own).
+    fn write_locked(&self, st: &mut State, frame: &mut EncodedFrame, first_seq: u64) -> Result<()> {
+        let fits = st.active.as_ref().is_some_and(|a| {
+            a.end == SEGMENT_HEADER_LEN as u64 || a.end + frame.len() <= self.inner.opts.segment_size
+        });
+        if !fits {
+            self.rotate(st, first_seq)?;
+        }
+        let active = st.active.as_mut().expect("rotate leaves an active segment");
+        let bytes = frame.seal(first_seq);
+        if let Err(e) = active.file.write_all_at(bytes, active.end) {
+            let path = self.inner.dir.join(segment::segment_name(active.first_seq));
+            return Err(Error::io("write to", &path, e));
+        }
+        active.end += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Seals the active segment (making it durable, so that only the newest
+    /// segment can ever have a torn tail) and starts a new one at `first_seq`.
+    fn rotate(&self, st: &mut State, first_seq: u64) -> Result<()> {
+        if let Some(old) = st.active.take() {
+            if let Err(e) = old.file.sync_data() {
+                let path = self.inner.dir.join(segment::segment_name(old.first_seq));
+                return Err(Error::io("fdatasync", &path, e));
+            }
+        }
+        let opts = &self.inner.opts;
+        let prealloc = opts.preallocate.then_some(opts.segment_size);
+        let (file, path) = segment::create_segment(&self.inner.dir, first_seq, prealloc)?;
+        st.segments.push(SegmentInfo { first_seq, path });
+        st.active = Some(Active { file: Arc::new(file), first_seq, end: SEGMENT_HEADER_LEN as u64 });
+        Ok(())
+    }
+
+    /// Returns once every seq up to `target` is durable. Group commit: the
+    /// first thread to find no sync running becomes the leader and syncs all
+    /// that has been written so far; the others wait for its result.
+    fn sync_to(&self, target: u64) -> Result<()> {
+        let inner = &self.inner;
+        let mut s = inner.sync_state();
+        loop {
+            if s.synced >= target {
+                return Ok(());
+            }
+            if inner.poisoned.load(Ordering::SeqCst) {
+                return Err(Error::poisoned());
+            }
+            if !s.syncing {
+                break;
+            }
+            s = inner.sync_done.wait(s).unwrap_or_else(|p| p.into_inner());
+        }
+        s.syncing = true;
+        drop(s);
+
+        let (upto, file, first_seq) = {
+            let st = inner.state();
+            let active = st.active.as_ref();
+            (st.last_seq(), active.map(|a| a.file.clone()), active.map_or(0, |a| a.first_seq))
+        };
+        // Older segments were synced when they were sealed; with no active
+        // segment every record is in a sealed or deleted one.
+        let result = match &file {
+            Some(file) => file.sync_data().map_err(|e| {
+                Error::io("fdatasync", &inner.dir.join(segment::segment_name(first_seq)), e)
+            }),
+            None => Ok(()),
+        };
+
+        let mut s = inner.sync_state();
+        s.syncing = false;
+        match &result {
+            Ok(()) => s.synced = s.synced.max(upto),
+            // Never retry: after a failed fdatasync the kernel may have
+            // dropped the dirty pages and a second call can report success.
+            Err(_) => inner.poison(),
+        }
+        inner.sync_done.notify_all();
+        drop(s);
+        result?;
+        if upto >= target { Ok(()) } else { self.sync_to(target) }
+    }
+
+    /// Discards every record with seq <= `upto_seq`: records the floor
+    /// durably (O(1), no record rewritten), then deletes the segments that
+    /// hold only such records.
+    pub fn truncate(&self, upto_seq: u64) -> Result<()> {
+        let inner = &self.inner;
+        inner.check_writable()?;
+        let _one_at_a_time = inner.truncating.lock().unwrap_or_else(|p| p.into_inner());
+        let (first, last) = {
+            let st = inner.state();
+            (st.first_seq(), st.last_seq())
+        };
+        if upto_seq > last {
+            return Err(Error::range(format!(
+                "cannot truncate up to seq {upto_seq}: the last seq is {last}"
+            )));
+        }
+        if upto_seq < first {
+            return Ok(());
+        }
+        if inner.opts.sync_mode != SyncMode::None {
+            self.sync_to(last)?;
+        }
+        meta::write_floor(&inner.dir, upto_seq)?;
+        let doomed = {
+            let mut st = inner.state();
+            st.floor = st.floor.max(upto_seq);
+            let keep_from = st.segments.partition_point(|s| s.first_seq <= upto_seq + 1).saturating_sub(1);
+            let mut doomed: Vec<SegmentInfo> = st.segments.drain(..keep_from).collect();
+            if st.last_seq() <= upto_seq && !st.segments.is_empty() {
+                doomed.append(&mut st.segments);
+                st.active = None;
+            }
+            doomed
+        };
+        for seg in &doomed {
+            fs::remove_file(&seg.path).map_err(|e| Error::io("remove segment", &seg.path, e))?;
+        }
+        if !doomed.is_empty() {
+            sys::fsync_dir(&inner.dir)?;
+        }
+        Ok(())
+    }
+
+    /// An iterator over the records with seq > `after_seq` (0: everything
+    /// retained). Asking for records that were truncated is `Range`.
+    pub fn iter(&self, after_seq: u64) -> Result<WalIter> {
+        let first = self.first_seq();
+        if after_seq != 0 && after_seq < first - 1 {
+            return Err(Error::range(format!(
+                "records after seq {after_seq} are gone: the log was truncated, its first seq is {first}"
+            )));
+        }
+        Ok(WalIter::new(self.inner.clone(), after_seq.max(first - 1)))
+    }
+
+    /// Syncs (for a writable, healthy handle) and releases the directory
+    /// lock. Iterators still open keep reading what they can.
+    pub fn close(mut self) -> Result<()> {
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        self.closed = true;
+        let result = match self.inner.opts.read_only {
+            true => Ok(()),
+            false => self.sync(),
+        };
+        self.inner.lock.lock().unwrap_or_else(|p| p.into_inner()).take();
+        result
+    }
+}
+
+impl Drop for Wal {
+    fn drop(&mut self) {
+        let _ = self.shutdown();
+    }
+}
+
+fn ensure_dir(dir: &Path, opts: &Options) -> Result<()> {
+    match fs::metadata(dir) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(Error::io("open log directory", dir, std::io::Error::from_raw_os_error(libc::ENOTDIR))),
+        Err(e) if e.kind() == ErrorKind::NotFound && opts.create_if_missing && !opts.read_only => {
+            fs::create_dir_all(dir).map_err(|e| Error::io("create log directory", dir, e))?;
+            match dir.parent() {
+                Some(parent) if !parent.as_os_str().is_empty() => sys::fsync_dir(parent),
+                _ => sys::fsync_dir(Path::new(".")),
+            }
+        }
+        Err(e) => Err(Error::io("open log directory", dir, e)),
+    }
+}
+
+fn open_segment_file(path: &Path, writable: bool) -> Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(writable)
+        .open(path)
+        .map_err(|e| Error::io("open segment", path, e))
+}

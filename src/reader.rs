@@ -1,0 +1,224 @@
+//! Reading the log back: an iterator over records in seq order.
+//!
+//! It reads segment files directly, while appends go on. In the active
+//! segment it reads only up to the end the writer has published, so it never
+//! sees half a frame; in a sealed segment it reads to the first frame that is
+//! not valid and then requires the next segment to start exactly at the next
+//! seq, so damage or a missing segment is an error, never a skipped record.
+
+use crate::error::{Error, Result};
+use crate::format;
+use crate::log::Inner;
+use crate::segment::{Frame, SegmentInfo, SegmentReader, Step, Stop};
+use std::ops::Range;
+use std::sync::Arc;
+
+/// One record, borrowed from the iterator until its next call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Record<'a> {
+    pub seq: u64,
+    pub op: u8,
+    pub key: &'a [u8],
+    pub value: &'a [u8],
+}
+
+/// Where the next record lies in the current frame's payload.
+struct Cursor {
+    frame: Frame,
+    index: u32,
+    at: usize,
+}
+
+/// A located record: its seq, op and where its key and value are.
+struct Found {
+    seq: u64,
+    op: u8,
+    key: Range<usize>,
+    value: Range<usize>,
+}
+
+pub struct WalIter {
+    inner: Arc<Inner>,
+    /// Records at or below this seq are not returned.
+    skip_upto: u64,
+    /// The seq the next frame must carry.
+    expected: u64,
+    reader: Option<SegmentReader>,
+    cursor: Option<Cursor>,
+    /// An error is final: the iterator returns it from then on.
+    failed: Option<Error>,
+}
+
+impl WalIter {
+    pub(crate) fn new(inner: Arc<Inner>, skip_upto: u64) -> WalIter {
+        WalIter { inner, skip_upto, expected: 0, reader: None, cursor: None, failed: None }
+    }
+
+    /// The next record, None at the end of the log (as far as it is
+    /// written now: a later call may find records appended since).
+    pub fn next(&mut self) -> Result<Option<Record<'_>>> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        match self.advance() {
+            Ok(Some(found)) => {
+                let payload = &self.cursor.as_ref().unwrap().frame.payload;
+                Ok(Some(Record {
+                    seq: found.seq,
+                    op: found.op,
+                    key: &payload[found.key],
+                    value: &payload[found.value],
+                }))
+            }
+            Ok(None) => Ok(None),
+            Err(e) => {
+                self.failed = Some(e.clone());
+                Err(e)
+            }
+        }
+    }
+
+    fn advance(&mut self) -> Result<Option<Found>> {
+        loop {
+            if let Some(found) = self.next_in_frame() {
+                if found.seq > self.skip_upto {
+                    return Ok(Some(found));
+                }
+                continue;
+            }
+            if self.reader.is_none() && !self.start()? {
+                return Ok(None);
+            }
+            let reader = self.reader.as_mut().unwrap();
+            match reader.next(self.expected)? {
+                Step::Frame(frame) => {
+                    self.expected = frame.header.last_seq() + 1;
+                    if frame.header.last_seq() > self.skip_upto {
+                        self.cursor = Some(Cursor { frame, index: 0, at: 0 });
+                    }
+                }
+                Step::Stop(stop) => {
+                    if !self.after_stop(stop)? {
+                        return Ok(None);
+                    }
+                }
+            }
+        }
+    }
+
+    fn next_in_frame(&mut self) -> Option<Found> {
+        let cursor = self.cursor.as_mut()?;
+        if cursor.index >= cursor.frame.header.count {
+            self.cursor = None;
+            return None;
+        }
+        let (entry, next) = format::next_entry(&cursor.frame.payload, cursor.at)
+            .expect("a checksummed frame holds its entries");
+        let key_at = cursor.at + format::ENTRY_HEADER_LEN;
+        let found = Found {
+            seq: cursor.frame.header.first_seq + cursor.index as u64,
+            op: entry.op,
+            key: key_at..key_at + entry.key.len(),
+            value: key_at + entry.key.len()..next,
+        };
+        cursor.index += 1;
+        cursor.at = next;
+        Some(found)
+    }
+
+    /// Opens the segment holding the first wanted record; false when there
+    /// is nothing to read yet.
+    fn start(&mut self) -> Result<bool> {
+        let want = self.skip_upto + 1;
+        let (segment, limit) = {
+            let st = self.inner.state();
+            if want > st.last_seq() {
+                return Ok(false);
+            }
+            let holding = st.segments.partition_point(|s| s.first_seq <= want);
+            let Some(segment) = holding.checked_sub(1).map(|i| st.segments[i].clone()) else {
+                return Err(truncated_while_reading(want));
+            };
+            let limit = active_end(&st, segment.first_seq);
+            (segment, limit)
+        };
+        self.open_reader(&segment, limit)?;
+        Ok(true)
+    }
+
+    /// Reading the current segment stopped: more data may have been
+    /// published since, or the log goes on in the next segment, or the
+    /// stop is damage. Returns false at the end of the log.
+    fn after_stop(&mut self, stop: Stop) -> Result<bool> {
+        let reader = self.reader.as_mut().unwrap();
+        let first_seq = reader.first_seq();
+        let st = self.inner.state();
+        if let Some(end) = active_end(&st, first_seq) {
+            if end > reader.limit() {
+                reader.extend_limit(end);
+                return Ok(true);
+            }
+            if stop.offset < reader.limit() {
+                return Err(damage(reader, stop, self.expected));
+            }
+            return Ok(false);
+        }
+        // A sealed segment: it may have grown after this reader's limit was
+        // taken (it was active then); read all of it.
+        let file_len = reader.file_len()?;
+        if file_len > reader.limit() && stop.offset == reader.limit() {
+            reader.extend_limit(file_len);
+            return Ok(true);
+        }
+        let next_index = st.segments.partition_point(|s| s.first_seq <= first_seq);
+        match st.segments.get(next_index) {
+            Some(next) if next.first_seq == self.expected => {
+                let next = next.clone();
+                let limit = active_end(&st, next.first_seq);
+                drop(st);
+                self.open_reader(&next, limit)?;
+                Ok(true)
+            }
+            Some(next) => Err(Error::corrupt(
+                reader.path(),
+                format!(
+                    "the log breaks off at offset {} ({}) after seq {}, but the next segment starts at seq {}",
+                    stop.offset,
+                    stop.reason,
+                    self.expected - 1,
+                    next.first_seq
+                ),
+            )),
+            None if self.expected > st.last_seq() => Ok(false),
+            None => Err(damage(reader, stop, self.expected)),
+        }
+    }
+
+    fn open_reader(&mut self, segment: &SegmentInfo, limit: Option<u64>) -> Result<()> {
+        let reader = SegmentReader::open(segment, limit).map_err(|e| {
+            match std::fs::exists(&segment.path) {
+                Ok(false) => truncated_while_reading(segment.first_seq),
+                _ => e,
+            }
+        })?;
+        self.expected = reader.first_seq();
+        self.reader = Some(reader);
+        Ok(())
+    }
+}
+
+/// The published end of `first_seq`'s segment if it is the active one.
+fn active_end(st: &crate::log::State, first_seq: u64) -> Option<u64> {
+    st.active.as_ref().filter(|a| a.first_seq == first_seq).map(|a| a.end)
+}
+
+fn damage(reader: &SegmentReader, stop: Stop, expected: u64) -> Error {
+    Error::corrupt(
+        reader.path(),
+        format!("damaged record at offset {} ({}), expected seq {expected}", stop.offset, stop.reason),
+    )
+}
+
+fn truncated_while_reading(seq: u64) -> Error {
+    Error::range(format!("record {seq} was truncated while the iterator was reading"))
+}

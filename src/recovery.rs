@@ -1,0 +1,198 @@
+//! What `open` finds on disk, and what it repairs. The decision table:
+//!
+//! | found                                                  | TAIL                | SALVAGE            |
+//! |--------------------------------------------------------|---------------------|--------------------|
+//! | segments wholly at or below the truncation floor       | deleted (leftovers of an interrupted truncate) | same |
+//! | newest segment with an all-zero or short header        | deleted (interrupted creation) | same     |
+//! | first segment starts above floor + 1                   | CORRUPT (missing segment) | all dropped  |
+//! | newest segment ends in a damaged frame, nothing valid after it | cut off (torn tail) | cut off  |
+//! | damaged frame with a valid frame after it, newest segment | CORRUPT           | cut there          |
+//! | damage or a seq gap in an older segment                | found by replay: CORRUPT | cut there, later segments dropped |
+//!
+//! TAIL reads only the newest segment, so opening a long log costs one
+//! segment; older segments are checked when a replay reads them. SALVAGE
+//! reads everything, since it must find the first damaged record.
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::meta;
+use crate::options::{Options, RecoveryMode};
+use crate::segment::{self, SegmentInfo, SegmentReader, Step, Stop};
+use crate::sys;
+use std::fs::{self, OpenOptions};
+use std::path::Path;
+
+/// The log as recovery left it.
+#[derive(Debug)]
+pub struct Recovered {
+    /// Every seq at or below this is truncated.
+    pub floor: u64,
+    /// The segments that hold the log, in order.
+    pub segments: Vec<SegmentInfo>,
+    /// The highest seq assigned so far.
+    pub last_seq: u64,
+    /// Where the newest segment's valid data ends (None: no segment).
+    pub newest_end: Option<u64>,
+}
+
+/// Changes recovery decided on, applied only by a writable open.
+#[derive(Debug, Default)]
+struct Repairs {
+    delete: Vec<SegmentInfo>,
+    cut: Option<(SegmentInfo, u64)>,
+}
+
+pub fn recover(dir: &Path, opts: &Options) -> Result<Recovered> {
+    let floor = meta::read_floor(dir)?;
+    let mut segments = segment::list_segments(dir)?;
+    let mut repairs = Repairs::default();
+
+    // Leftovers of a truncate that recorded its floor but died before deleting.
+    while segments.len() >= 2 && segments[1].first_seq <= floor + 1 {
+        repairs.delete.push(segments.remove(0));
+    }
+    if let Some(newest) = segments.last() {
+        if segment::is_unborn(&newest.path)? {
+            repairs.delete.push(segments.pop().unwrap());
+        }
+    }
+    if let Some(first) = segments.first() {
+        if first.first_seq > floor + 1 {
+            let missing = format!(
+                "records {} to {} are missing: the segment holding them is gone",
+                floor + 1,
+                first.first_seq - 1
+            );
+            match opts.recovery_mode {
+                RecoveryMode::Tail => return Err(Error::corrupt(&first.path, missing)),
+                RecoveryMode::Salvage => repairs.delete.append(&mut segments),
+            }
+        }
+    }
+
+    let (last_seq, newest_end) = match opts.recovery_mode {
+        _ if segments.is_empty() => (floor, None),
+        RecoveryMode::Tail => scan_newest(&segments, &mut repairs)?,
+        RecoveryMode::Salvage => scan_all(&mut segments, &mut repairs)?,
+    };
+    let mut recovered = Recovered { floor, segments, last_seq: last_seq.max(floor), newest_end };
+    if newest_end.is_some() && last_seq <= floor {
+        // Every record left is truncated: a truncate died before deleting.
+        repairs.delete.append(&mut recovered.segments);
+        repairs.cut = None;
+        recovered.newest_end = None;
+    }
+    if !opts.read_only {
+        apply(dir, opts, repairs)?;
+    }
+    Ok(recovered)
+}
+
+/// Reads frames until the first one that is not whole and valid.
+fn read_to_stop(reader: &mut SegmentReader) -> Result<(u64, Stop)> {
+    let mut expected = reader.first_seq();
+    loop {
+        match reader.next(expected)? {
+            Step::Frame(frame) => expected = frame.header.last_seq() + 1,
+            Step::Stop(stop) => return Ok((expected, stop)),
+        }
+    }
+}
+
+/// TAIL: the end of the log is the end of the newest segment's valid frames,
+/// provided nothing valid follows the point where they stop.
+fn scan_newest(segments: &[SegmentInfo], repairs: &mut Repairs) -> Result<(u64, Option<u64>)> {
+    let newest = segments.last().unwrap();
+    let mut reader = SegmentReader::open(newest, None)?;
+    let (expected, stop) = read_to_stop(&mut reader)?;
+    let tail = reader.scan_tail(stop.offset, expected)?;
+    if let Some(at) = tail.valid_frame_at {
+        return Err(Error::corrupt(
+            &newest.path,
+            format!(
+                "damaged record at offset {} ({}), expected seq {expected}, with a valid record after it at offset {at}",
+                stop.offset, stop.reason
+            ),
+        ));
+    }
+    if tail.has_data {
+        repairs.cut = Some((newest.clone(), stop.offset));
+    }
+    Ok((expected - 1, Some(stop.offset)))
+}
+
+/// SALVAGE: read from the first segment; at the first damaged record or gap,
+/// keep what came before and drop everything after.
+fn scan_all(segments: &mut Vec<SegmentInfo>, repairs: &mut Repairs) -> Result<(u64, Option<u64>)> {
+    let mut expected = segments[0].first_seq;
+    let mut i = 0;
+    let mut end = None;
+    while i < segments.len() {
+        let reader = if segments[i].first_seq == expected {
+            match SegmentReader::open(&segments[i], None) {
+                Ok(reader) => Some(reader),
+                Err(e) if e.kind() == ErrorKind::Corrupt => None,
+                Err(e) => return Err(e),
+            }
+        } else {
+            None
+        };
+        let Some(mut reader) = reader else {
+            // A gap or a bad header: the log ends with the previous segment.
+            repairs.delete.extend(segments.drain(i..));
+            break;
+        };
+        let (next, stop) = read_to_stop(&mut reader)?;
+        expected = next;
+        let is_last = i + 1 == segments.len();
+        if is_last || segments[i + 1].first_seq != expected {
+            if reader.scan_tail(stop.offset, 0)?.has_data {
+                repairs.cut = Some((segments[i].clone(), stop.offset));
+            }
+            end = Some(stop.offset);
+            repairs.delete.extend(segments.drain(i + 1..));
+            break;
+        }
+        i += 1;
+    }
+    match end {
+        Some(end) => Ok((expected - 1, Some(end))),
+        // The gap was before any readable segment's data ended: the log ends
+        // at the end of the previous segment, which must be read again.
+        None if segments.is_empty() => Ok((expected - 1, None)),
+        None => {
+            let mut reader = SegmentReader::open(segments.last().unwrap(), None)?;
+            let (next, stop) = read_to_stop(&mut reader)?;
+            if reader.scan_tail(stop.offset, 0)?.has_data {
+                repairs.cut = Some((segments.last().unwrap().clone(), stop.offset));
+            }
+            Ok((next - 1, Some(stop.offset)))
+        }
+    }
+}
+
+fn apply(dir: &Path, opts: &Options, repairs: Repairs) -> Result<()> {
+    if let Some((seg, at)) = &repairs.cut {
+        cut_segment(&seg.path, *at, opts.preallocate.then_some(opts.segment_size))?;
+    }
+    for seg in &repairs.delete {
+        fs::remove_file(&seg.path).map_err(|e| Error::io("remove segment", &seg.path, e))?;
+    }
+    if !repairs.delete.is_empty() {
+        sys::fsync_dir(dir)?;
+    }
+    meta::remove_stale_tmp(dir)
+}
+
+/// Cuts a segment at `at`: everything from there on becomes zeros (or is gone),
+/// so a later append lands right after the last valid record.
+fn cut_segment(path: &Path, at: u64, preallocate: Option<u64>) -> Result<()> {
+    let file = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(|e| Error::io("open segment", path, e))?;
+    file.set_len(at).map_err(|e| Error::io("cut the damaged tail of", path, e))?;
+    if let Some(len) = preallocate {
+        sys::preallocate(&file, path, len)?;
+    }
+    file.sync_all().map_err(|e| Error::io("fsync", path, e))
+}

@@ -1,0 +1,311 @@
+//! Segment files: naming, listing, creation, and reading frames back.
+//!
+//! A segment is named by the seq of its first record, zero-padded to 20
+//! digits, so that name order is log order: `00000000000000000001.wal`.
+
+use crate::error::{Error, Result};
+use crate::format::{
+    self, FrameHeader, FRAME_HEADER_LEN, MIN_FRAME_LEN, SEGMENT_HEADER_LEN,
+};
+use crate::sys;
+use std::fs::{self, File, OpenOptions};
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+const SUFFIX: &str = ".wal";
+const DIGITS: usize = 20;
+/// How much a reader fetches at a time.
+const READ_CHUNK: usize = 256 << 10;
+
+pub fn segment_name(first_seq: u64) -> String {
+    format!("{first_seq:0DIGITS$}{SUFFIX}")
+}
+
+/// A segment file in the directory, known by its name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentInfo {
+    pub first_seq: u64,
+    pub path: PathBuf,
+}
+
+/// The segment files of `dir`, in log order. A `*.wal` file whose name is
+/// not a segment name is reported rather than ignored: it may hold records.
+pub fn list_segments(dir: &Path) -> Result<Vec<SegmentInfo>> {
+    let entries = fs::read_dir(dir).map_err(|e| Error::io("list directory", dir, e))?;
+    let mut segments = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io("list directory", dir, e))?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some(stem) = name.strip_suffix(SUFFIX) else { continue };
+        let path = dir.join(name);
+        match stem.parse::<u64>() {
+            Ok(first_seq) if stem.len() == DIGITS && first_seq > 0 => {
+                segments.push(SegmentInfo { first_seq, path })
+            }
+            _ => return Err(Error::corrupt(&path, "is not a segment name (20 digits + .wal)")),
+        }
+    }
+    segments.sort_by_key(|s| s.first_seq);
+    Ok(segments)
+}
+
+/// Creates a segment whose first record will be `first_seq`: reserves its
+/// space, writes and syncs its header, and syncs the directory, so that a
+/// crash leaves either no file, an all-zero one, or a valid empty segment.
+pub fn create_segment(dir: &Path, first_seq: u64, preallocate: Option<u64>) -> Result<(File, PathBuf)> {
+    let path = dir.join(segment_name(first_seq));
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .custom_flags(libc::O_CLOEXEC)
+        .mode(0o644)
+        .open(&path)
+        .map_err(|e| Error::io("create segment", &path, e))?;
+    if let Some(len) = preallocate {
+        sys::preallocate(&file, &path, len)?;
+    }
+    let header = format::encode_segment_header(first_seq);
+    file.write_all_at(&header, 0).map_err(|e| Error::io("write segment header of", &path, e))?;
+    file.sync_data().map_err(|e| Error::io("fdatasync", &path, e))?;
+    sys::fsync_dir(dir)?;
+    Ok((file, path))
+}
+
+/// True for a segment whose creation was interrupted before its header
+/// reached the disk: shorter than a header or with an all-zero header.
+pub fn is_unborn(path: &Path) -> Result<bool> {
+    let file = File::open(path).map_err(|e| Error::io("open segment", path, e))?;
+    let mut header = [0u8; SEGMENT_HEADER_LEN];
+    let n = read_full_at(&file, &mut header, 0).map_err(|e| Error::io("read", path, e))?;
+    Ok(header[..n].iter().all(|&b| b == 0))
+}
+
+/// One frame read back: its header and its checked payload.
+#[derive(Debug)]
+pub struct Frame {
+    pub header: FrameHeader,
+    pub payload: Vec<u8>,
+    pub offset: u64,
+}
+
+/// Where and why reading a segment stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stop {
+    pub offset: u64,
+    pub reason: &'static str,
+}
+
+#[derive(Debug)]
+pub enum Step {
+    Frame(Frame),
+    Stop(Stop),
+}
+
+/// What lies after the point where reading stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tail {
+    /// Offset of a valid frame with a seq at or past the one expected.
+    pub valid_frame_at: Option<u64>,
+    /// Whether any byte from the stop point on is not zero.
+    pub has_data: bool,
+}
+
+/// Reads the frames of one segment in order, up to `limit` bytes.
+#[derive(Debug)]
+pub struct SegmentReader {
+    file: File,
+    path: PathBuf,
+    first_seq: u64,
+    pos: u64,
+    limit: u64,
+    buf: Vec<u8>,
+    buf_off: u64,
+}
+
+impl SegmentReader {
+    /// Opens a segment and checks its header against its name. `limit` is
+    /// how far frames may be read (None: the file's length).
+    pub fn open(info: &SegmentInfo, limit: Option<u64>) -> Result<SegmentReader> {
+        let path = &info.path;
+        let file = File::open(path).map_err(|e| Error::io("open segment", path, e))?;
+        let len = file.metadata().map_err(|e| Error::io("stat", path, e))?.len();
+        let mut header = [0u8; SEGMENT_HEADER_LEN];
+        let n = read_full_at(&file, &mut header, 0).map_err(|e| Error::io("read", path, e))?;
+        let first_seq = format::decode_segment_header(&header[..n])
+            .map_err(|why| Error::corrupt(path, format!("bad segment header: {why}")))?;
+        if first_seq != info.first_seq {
+            return Err(Error::corrupt(
+                path,
+                format!("segment header says its first seq is {first_seq}, its name says {}", info.first_seq),
+            ));
+        }
+        Ok(SegmentReader {
+            file,
+            path: path.clone(),
+            first_seq,
+            pos: SEGMENT_HEADER_LEN as u64,
+            limit: limit.unwrap_or(len).max(SEGMENT_HEADER_LEN as u64),
+            buf: Vec::new(),
+            buf_off: 0,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn first_seq(&self) -> u64 {
+        self.first_seq
+    }
+
+    /// Offset of the next frame.
+    pub fn position(&self) -> u64 {
+        self.pos
+    }
+
+    pub fn limit(&self) -> u64 {
+        self.limit
+    }
+
+    /// The segment file's current length.
+    pub fn file_len(&self) -> Result<u64> {
+        Ok(self.file.metadata().map_err(|e| Error::io("stat", &self.path, e))?.len())
+    }
+
+    /// Lets the reader go further: the writer has published more data.
+    pub fn extend_limit(&mut self, limit: u64) {
+        self.limit = self.limit.max(limit);
+    }
+
+    /// The next frame if it is whole, checksummed and carries `expected_seq`;
+    /// otherwise where and why reading stops (the reader stays there).
+    pub fn next(&mut self, expected_seq: u64) -> Result<Step> {
+        let room = self.limit - self.pos;
+        let pos = self.pos;
+        let stop = |reason| Ok(Step::Stop(Stop { offset: pos, reason }));
+        if room == 0 {
+            return stop("end of data");
+        }
+        if room < FRAME_HEADER_LEN as u64 {
+            return stop("incomplete frame header");
+        }
+        let header_bytes: [u8; FRAME_HEADER_LEN] =
+            self.fetch(self.pos, FRAME_HEADER_LEN)?.try_into().unwrap();
+        let header = FrameHeader::parse(&header_bytes);
+        if header_bytes.iter().all(|&b| b == 0) {
+            return stop("zeros where a frame should start");
+        }
+        if !header.plausible(expected_seq, room) {
+            return stop(if header.first_seq != expected_seq {
+                "frame header with an unexpected seq"
+            } else {
+                "frame header with an impossible count or length"
+            });
+        }
+        let payload = self.read_payload(self.pos + FRAME_HEADER_LEN as u64, header.payload_len)?;
+        if !format::frame_is_valid(&header_bytes, &payload) {
+            return stop("frame checksum mismatch");
+        }
+        let frame = Frame { header, payload, offset: self.pos };
+        self.pos += header.frame_len();
+        Ok(Step::Frame(frame))
+    }
+
+    /// Looks at everything from `from` to the limit: is there a valid frame
+    /// carrying `min_seq` or later (so the damage at `from` is not a torn
+    /// tail), and is there any non-zero byte at all?
+    pub fn scan_tail(&mut self, from: u64, min_seq: u64) -> Result<Tail> {
+        let mut tail = Tail { valid_frame_at: None, has_data: false };
+        let max_seq = min_seq.saturating_add((self.limit - from) / MIN_FRAME_LEN + 1);
+        let mut at = from;
+        while at < self.limit {
+            let chunk = self.fetch(at, READ_CHUNK)?.to_vec();
+            if chunk.is_empty() {
+                break; // the file is shorter than the limit
+            }
+            let more_follows = at + (chunk.len() as u64) < self.limit;
+            // A header starting in the last 23 bytes crosses into the next
+            // chunk: leave those starts to the next round.
+            let starts = if more_follows {
+                chunk.len().saturating_sub(FRAME_HEADER_LEN - 1).max(1)
+            } else {
+                chunk.len()
+            };
+            if chunk.iter().any(|&b| b != 0) {
+                tail.has_data = true;
+                for i in 0..starts {
+                    let offset = at + i as u64;
+                    if self.frame_is_valid_at(offset, min_seq, max_seq)? {
+                        tail.valid_frame_at = Some(offset);
+                        return Ok(tail);
+                    }
+                }
+            }
+            at += starts as u64;
+        }
+        Ok(tail)
+    }
+
+    fn frame_is_valid_at(&mut self, offset: u64, min_seq: u64, max_seq: u64) -> Result<bool> {
+        let room = self.limit - offset;
+        if room < MIN_FRAME_LEN {
+            return Ok(false);
+        }
+        let header_bytes: [u8; FRAME_HEADER_LEN] =
+            self.fetch(offset, FRAME_HEADER_LEN)?.try_into().unwrap();
+        let header = FrameHeader::parse(&header_bytes);
+        if header.first_seq < min_seq
+            || header.first_seq > max_seq
+            || !header.plausible(header.first_seq, room)
+        {
+            return Ok(false);
+        }
+        let payload = self.read_payload(offset + FRAME_HEADER_LEN as u64, header.payload_len)?;
+        Ok(format::frame_is_valid(&header_bytes, &payload))
+    }
+
+    /// Up to `len` bytes at `offset`, fewer at the limit or end of file.
+    fn fetch(&mut self, offset: u64, len: usize) -> Result<&[u8]> {
+        let want = len.min((self.limit - offset) as usize);
+        let buf_end = self.buf_off + self.buf.len() as u64;
+        if offset < self.buf_off || offset + want as u64 > buf_end {
+            let size = want.max(READ_CHUNK).min((self.limit - offset) as usize);
+            self.buf.resize(size, 0);
+            let n = read_full_at(&self.file, &mut self.buf, offset)
+                .map_err(|e| Error::io("read", &self.path, e))?;
+            self.buf.truncate(n);
+            self.buf_off = offset;
+        }
+        let start = (offset - self.buf_off) as usize;
+        let end = (start + want).min(self.buf.len());
+        Ok(&self.buf[start..end])
+    }
+
+    fn read_payload(&mut self, offset: u64, len: u64) -> Result<Vec<u8>> {
+        let len = len as usize;
+        if len <= READ_CHUNK {
+            return Ok(self.fetch(offset, len)?.to_vec());
+        }
+        let mut payload = vec![0u8; len];
+        let n = read_full_at(&self.file, &mut payload, offset)
+            .map_err(|e| Error::io("read", &self.path, e))?;
+        payload.truncate(n);
+        Ok(payload)
+    }
+}
+
+/// Reads until `buf` is full or the file ends; returns the bytes read.
+fn read_full_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+    let mut done = 0;
+    while done < buf.len() {
+        match file.read_at(&mut buf[done..], offset + done as u64) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
+}
