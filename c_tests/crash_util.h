@@ -37,31 +37,31 @@
 
 typedef struct { uint64_t state; } cu_rng_t;
 
-static uint64_t cu_mix64(uint64_t z) {
+static inline uint64_t cu_mix64(uint64_t z) {
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     return z ^ (z >> 31);
 }
 
 /* splitmix64: tiny, seedable with any value, good enough for tests. */
-static uint64_t cu_next(cu_rng_t *rng) {
+static inline uint64_t cu_next(cu_rng_t *rng) {
     rng->state += 0x9e3779b97f4a7c15ULL;
     return cu_mix64(rng->state);
 }
 
 /* Uniform in [lo, hi]. */
-static uint64_t cu_range(cu_rng_t *rng, uint64_t lo, uint64_t hi) {
+static inline uint64_t cu_range(cu_rng_t *rng, uint64_t lo, uint64_t hi) {
     return lo + cu_next(rng) % (hi - lo + 1);
 }
 
 /* A generator for one purpose of one round: the same (seed, a, b) gives the
  * same stream, different ones independent streams. */
-static cu_rng_t cu_rng_for(uint64_t seed, uint64_t a, uint64_t b) {
+static inline cu_rng_t cu_rng_for(uint64_t seed, uint64_t a, uint64_t b) {
     cu_rng_t rng = { cu_mix64(seed ^ cu_mix64(a * 0x100000001b3ULL + b)) };
     return rng;
 }
 
-static uint64_t cu_hash(const void *data, size_t len) {
+static inline uint64_t cu_hash(const void *data, size_t len) {
     const unsigned char *p = data;
     uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a, then mixed */
     for (size_t i = 0; i < len; i++) h = (h ^ p[i]) * 0x100000001b3ULL;
@@ -69,7 +69,7 @@ static uint64_t cu_hash(const void *data, size_t len) {
 }
 
 /* len bytes determined by h alone. */
-static void cu_fill(uint64_t h, unsigned char *out, size_t len) {
+static inline void cu_fill(uint64_t h, unsigned char *out, size_t len) {
     cu_rng_t rng = { h };
     for (size_t i = 0; i < len; i += 8) {
         uint64_t x = cu_next(&rng);
@@ -88,13 +88,13 @@ typedef struct {
     char *dir;        /* the test's own temporary directory */
 } cu_run_t;
 
-static double cu_now(void) {
+static inline double cu_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static cu_run_t cu_run_settings(const char *name, int rounds, double seconds) {
+static inline cu_run_t cu_run_settings(const char *name, int rounds, double seconds) {
     cu_run_t run = { name, 0, rounds, seconds, tu_tmpdir(name) };
     setvbuf(stdout, NULL, _IOLBF, 0); /* keep stdout in order with stderr */
     const char *s = getenv("CRASH_SEED");
@@ -111,7 +111,7 @@ static cu_run_t cu_run_settings(const char *name, int rounds, double seconds) {
 /* How long the parent lets a child run before killing it: a quarter of the
  * kills land within 2 ms (while the child opens and recovers the log), a
  * quarter within 30 ms, the rest up to 300 ms. */
-static unsigned cu_kill_delay_us(cu_rng_t *rng) {
+static inline unsigned cu_kill_delay_us(cu_rng_t *rng) {
     switch (cu_range(rng, 0, 3)) {
     case 0: return (unsigned)cu_range(rng, 0, 2000);
     case 1: return (unsigned)cu_range(rng, 2000, 30000);
@@ -130,7 +130,7 @@ typedef struct {
 
 /* Sends one message; a write of at most PIPE_BUF bytes is atomic, so
  * messages of concurrent threads never interleave. */
-static void cu_send(int fd, const void *msg, size_t size) {
+static inline void cu_send(int fd, const void *msg, size_t size) {
     if (size > PIPE_BUF) _exit(CU_CHILD_FAILED);
     ssize_t n;
     do n = write(fd, msg, size);
@@ -139,21 +139,21 @@ static void cu_send(int fd, const void *msg, size_t size) {
 }
 
 /* In the child: reports a failed libwal call and exits with CU_CHILD_FAILED. */
-static void cu_child_fail(const char *what) {
+static inline void cu_child_fail(const char *what) {
     fprintf(stderr, "child %d: %s failed (last error %d: %s)\n", (int)getpid(), what,
             wal_last_error(), wal_last_error_message());
     _exit(CU_CHILD_FAILED);
 }
 
 /* In the child: reports a failed system call and exits with CU_CHILD_FAILED. */
-static void cu_child_fail_errno(const char *what) {
+static inline void cu_child_fail_errno(const char *what) {
     fprintf(stderr, "child %d: %s failed: %s\n", (int)getpid(), what, strerror(errno));
     _exit(CU_CHILD_FAILED);
 }
 
 /* Forks a child running body(ctx, fd) with fd the write end of the pipe.
  * body never returns normally: the parent kills the child. */
-static cu_child_t cu_spawn(void (*body)(void *ctx, int fd), void *ctx) {
+static inline cu_child_t cu_spawn(void (*body)(void *ctx, int fd), void *ctx) {
     int fds[2];
     REQUIRE(pipe(fds) == 0);
     fflush(NULL);
@@ -171,7 +171,7 @@ static cu_child_t cu_spawn(void (*body)(void *ctx, int fd), void *ctx) {
 }
 
 /* Reads what is available; returns 0 at end of file. */
-static int cu_read_some(cu_child_t *c) {
+static inline int cu_read_some(cu_child_t *c) {
     if (c->cap - c->len < 4096) {
         c->cap = c->cap ? 2 * c->cap : 65536;
         c->data = realloc(c->data, c->cap);
@@ -187,7 +187,7 @@ static int cu_read_some(cu_child_t *c) {
 /* Collects messages for delay_us, then kills the child with SIGKILL, reads
  * the rest and reaps it. Returns 0 when our SIGKILL is what ended the child;
  * otherwise prints how it ended, counts a failure and returns -1. */
-static int cu_kill_after(cu_child_t *c, unsigned delay_us) {
+static inline int cu_kill_after(cu_child_t *c, unsigned delay_us) {
     double deadline = cu_now() + delay_us / 1e6;
     for (;;) {
         double left = deadline - cu_now();
@@ -217,7 +217,7 @@ static int cu_kill_after(cu_child_t *c, unsigned delay_us) {
 }
 
 /* The messages received, as an array of count elements of size bytes. */
-static const void *cu_messages(const cu_child_t *c, size_t size, size_t *count) {
+static inline const void *cu_messages(const cu_child_t *c, size_t size, size_t *count) {
     if (c->len % size != 0) {
         fprintf(stderr, "pipe holds %zu bytes, not a whole number of %zu-byte messages\n",
                 c->len, size);
@@ -227,7 +227,7 @@ static const void *cu_messages(const cu_child_t *c, size_t size, size_t *count) 
     return c->data;
 }
 
-static void cu_child_free(cu_child_t *c) {
+static inline void cu_child_free(cu_child_t *c) {
     free(c->data);
     c->data = NULL;
 }
@@ -237,7 +237,7 @@ static void cu_child_free(cu_child_t *c) {
 /* Runs round(ctx, r) for r = 0, 1, ... until run->rounds are done, the time
  * budget is spent or a check failed. run->dir is removed after a success and
  * kept for inspection after a failure. */
-static void cu_run_rounds(cu_run_t *run, void (*round)(void *ctx, uint32_t r), void *ctx) {
+static inline void cu_run_rounds(cu_run_t *run, void (*round)(void *ctx, uint32_t r), void *ctx) {
     const char *name = run->name;
     double start = cu_now();
     int r = 0;

@@ -1,0 +1,185 @@
+//! The log's behaviour through the Rust API: seqs, batches, checkpoints,
+//! rotation, sizes, locking, iteration while writing, threads.
+
+mod common;
+use common::*;
+use std::sync::Arc;
+use wal::{Entry, ErrorKind, Options, SyncMode, Wal, MAX_RECORD_SIZE, OP_CHECKPOINT};
+
+#[test]
+fn seqs_start_at_one_and_continue_across_reopen() {
+    let dir = TempDir::new("seq");
+    let wal = Wal::open(dir.path(), small(4096)).unwrap();
+    assert_eq!((wal.first_seq(), wal.last_seq()), (1, 0));
+    assert_eq!(wal.append(1, b"", b"").unwrap(), 1);
+    assert_eq!(wal.append(2, b"k", b"").unwrap(), 2);
+    wal.close().unwrap();
+    let wal = Wal::open(dir.path(), small(4096)).unwrap();
+    assert_eq!(wal.last_seq(), 2);
+    assert_eq!(wal.append(1, b"", b"v").unwrap(), 3);
+}
+
+#[test]
+fn a_batch_takes_consecutive_seqs_and_an_invalid_entry_rejects_it_all() {
+    let dir = TempDir::new("batch");
+    let wal = Wal::open(dir.path(), small(4096)).unwrap();
+    let e = |op, k: &'static [u8]| Entry { op, key: k, value: b"v" };
+    assert_eq!(wal.append_batch(&[e(1, b"a"), e(2, b"b"), e(3, b"c")]).unwrap(), 3);
+    for bad in [vec![e(1, b"x"), e(0, b"y")], vec![e(255, b"x")], vec![]] {
+        assert_eq!(wal.append_batch(&bad).err().unwrap().kind(), ErrorKind::Invalid);
+    }
+    assert_eq!(wal.last_seq(), 3);
+    let all = collect(&wal, 0).unwrap();
+    assert_eq!(all.iter().map(|r| (r.0, r.1)).collect::<Vec<_>>(), vec![(1, 1), (2, 2), (3, 3)]);
+}
+
+#[test]
+fn checkpoint_records_are_replayed_with_op_255() {
+    let dir = TempDir::new("ckpt");
+    let wal = Wal::open(dir.path(), Options { sync_mode: SyncMode::None, ..small(4096) }).unwrap();
+    wal.append(1, b"k", b"v").unwrap();
+    assert_eq!(wal.checkpoint().unwrap(), 2);
+    let all = collect(&wal, 0).unwrap();
+    assert_eq!(all[1], (2, OP_CHECKPOINT, vec![], vec![]));
+}
+
+#[test]
+fn rotation_keeps_every_record_in_order() {
+    let dir = TempDir::new("rotate");
+    let wal = fill(dir.path(), small(4096), 300, 100);
+    assert!(segments(dir.path()).len() > 5);
+    let all = collect(&wal, 0).unwrap();
+    assert_eq!(all.len(), 300);
+    for (seq, _, k, v) in all {
+        assert_eq!((k, v), (key(seq), value(seq, 100)));
+    }
+    assert_eq!(seqs(&wal, 123), (124..=300).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_record_larger_than_a_segment_gets_its_own() {
+    let dir = TempDir::new("large");
+    let wal = Wal::open(dir.path(), small(4096)).unwrap();
+    wal.append(1, b"small", b"x").unwrap();
+    let big = value(7, 1 << 20);
+    assert_eq!(wal.append(1, b"big", &big).unwrap(), 2);
+    wal.append(1, b"after", b"y").unwrap();
+    drop(wal);
+    let wal = Wal::open(dir.path(), small(4096)).unwrap();
+    let all = collect(&wal, 0).unwrap();
+    assert_eq!(all[1].3, big);
+    assert_eq!(all[2].2, b"after");
+    assert_eq!(segments(dir.path()).len(), 3);
+}
+
+#[test]
+fn records_above_the_size_limit_are_refused() {
+    let dir = TempDir::new("limit");
+    let wal = Wal::open(dir.path(), small(4096)).unwrap();
+    let exactly = vec![0u8; MAX_RECORD_SIZE];
+    assert_eq!(wal.append(1, b"", &exactly).unwrap(), 1);
+    let over = vec![0u8; MAX_RECORD_SIZE + 1];
+    assert_eq!(wal.append(1, b"", &over).err().unwrap().kind(), ErrorKind::Range);
+    assert_eq!(wal.last_seq(), 1);
+}
+
+#[test]
+fn invalid_options_create_nothing() {
+    let dir = TempDir::new("opts");
+    for opts in [
+        Options { segment_size: 4095, ..Options::default() },
+        Options { sync_mode: SyncMode::Every(0), ..Options::default() },
+    ] {
+        assert_eq!(Wal::open(dir.path(), opts).err().unwrap().kind(), ErrorKind::Invalid);
+        assert!(!dir.path().exists());
+    }
+}
+
+#[test]
+fn a_second_writer_is_locked_out_until_the_first_closes() {
+    let dir = TempDir::new("lock");
+    let wal = Wal::open(dir.path(), small(4096)).unwrap();
+    assert_eq!(Wal::open(dir.path(), small(4096)).err().unwrap().kind(), ErrorKind::Locked);
+    let ro = Wal::open(dir.path(), Options { read_only: true, ..small(4096) }).unwrap();
+    drop(ro);
+    wal.close().unwrap();
+    Wal::open(dir.path(), small(4096)).unwrap();
+}
+
+#[test]
+fn an_iterator_sees_appends_made_while_it_is_open() {
+    let dir = TempDir::new("live");
+    let wal = fill(dir.path(), small(4096), 10, 100);
+    let mut iter = wal.iter(0).unwrap();
+    for expect in 1..=5 {
+        assert_eq!(iter.next().unwrap().unwrap().seq, expect);
+    }
+    for i in 11..=100 {
+        wal.append(1, &key(i), &value(i, 100)).unwrap();
+    }
+    let mut next = 6;
+    while let Some(r) = iter.next().unwrap() {
+        assert_eq!((r.seq, r.key), (next, key(next).as_slice()));
+        next += 1;
+    }
+    assert_eq!(next, 101);
+}
+
+#[test]
+fn an_iterator_outlives_its_handle() {
+    let dir = TempDir::new("outlive");
+    let wal = fill(dir.path(), small(4096), 50, 100);
+    let mut iter = wal.iter(0).unwrap();
+    wal.close().unwrap();
+    let mut n = 0;
+    while let Some(r) = iter.next().unwrap() {
+        n += 1;
+        assert_eq!(r.seq, n);
+    }
+    assert_eq!(n, 50);
+    Wal::open(dir.path(), small(4096)).expect("the lock was released by close");
+}
+
+fn hammer(mode: SyncMode, threads: u64, per_thread: u64) {
+    let dir = TempDir::new("threads");
+    let wal = Arc::new(Wal::open(dir.path(), Options { sync_mode: mode, ..small(16384) }).unwrap());
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let wal = wal.clone();
+            std::thread::spawn(move || {
+                (0..per_thread)
+                    .map(|i| {
+                        let k = format!("t{t}-{i}");
+                        (wal.append(1, k.as_bytes(), &value(t * 1000 + i, 50)).unwrap(), k)
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut acked: Vec<(u64, String)> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
+    acked.sort();
+    assert_eq!(acked.iter().map(|a| a.0).collect::<Vec<_>>(), (1..=threads * per_thread).collect::<Vec<_>>());
+    let wal = Arc::into_inner(wal).unwrap();
+    wal.close().unwrap();
+    let wal = Wal::open(dir.path(), small(16384)).unwrap();
+    let all = collect(&wal, 0).unwrap();
+    assert_eq!(all.len(), acked.len());
+    for ((seq, _, k, _), (aseq, ak)) in all.iter().zip(&acked) {
+        assert_eq!((seq, k.as_slice()), (aseq, ak.as_bytes()));
+    }
+}
+
+#[test]
+fn eight_threads_sync_always() {
+    hammer(SyncMode::Always, 8, 100);
+}
+
+#[test]
+fn eight_threads_sync_every() {
+    hammer(SyncMode::Every(10), 8, 300);
+}
+
+#[test]
+fn eight_threads_sync_none() {
+    hammer(SyncMode::None, 8, 1000);
+}

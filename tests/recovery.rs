@@ -1,0 +1,206 @@
+//! Recovery on open: one test per row of the decision table in
+//! src/recovery.rs, in both recovery modes where they differ.
+
+mod common;
+use common::*;
+use wal::{ErrorKind, Options, RecoveryMode, Wal};
+
+fn salvage(opts: Options) -> Options {
+    Options { recovery_mode: RecoveryMode::Salvage, ..opts }
+}
+
+fn reopen_appends_after(dir: &std::path::Path, opts: Options, expect_last: u64) {
+    let wal = Wal::open(dir, opts).unwrap();
+    assert_eq!(wal.last_seq(), expect_last);
+    assert_eq!(wal.append(1, b"after", b"recovery").unwrap(), expect_last + 1);
+    wal.close().unwrap();
+    let wal = Wal::open(dir, opts).unwrap();
+    assert_eq!(wal.last_seq(), expect_last + 1, "the append after recovery survives a reopen");
+    let all = collect(&wal, 0).unwrap();
+    assert_eq!(all.len() as u64, expect_last + 1);
+    assert_eq!(all.last().unwrap().2, b"after");
+}
+
+#[test]
+fn garbage_after_the_last_record_is_cut_and_appends_survive_reopen() {
+    let dir = TempDir::new("garbage");
+    fill(dir.path(), small(1 << 20), 5, 10).close().unwrap();
+    append_bytes(&segments(dir.path())[0], b"\x13\x37garbage that is not a frame at all");
+    reopen_appends_after(dir.path(), small(1 << 20), 5);
+}
+
+#[test]
+fn half_written_record_is_cut() {
+    let dir = TempDir::new("torn");
+    fill(dir.path(), small(1 << 20), 5, 100).close().unwrap();
+    let seg = &segments(dir.path())[0];
+    shrink(seg, file_len(seg) - 50); // the last frame loses its end
+    reopen_appends_after(dir.path(), small(1 << 20), 4);
+}
+
+#[test]
+fn torn_frame_header_is_cut() {
+    let dir = TempDir::new("tornhdr");
+    fill(dir.path(), small(1 << 20), 3, 10).close().unwrap();
+    let seg = &segments(dir.path())[0];
+    shrink(seg, file_len(seg) - frame_len(5, 10) + 10); // 10 bytes of the header left
+    reopen_appends_after(dir.path(), small(1 << 20), 2);
+}
+
+#[test]
+fn preallocated_zeros_never_parse_as_records() {
+    let dir = TempDir::new("zeros");
+    let opts = Options { segment_size: 1 << 20, ..Options::default() };
+    fill(dir.path(), opts, 7, 10).close().unwrap();
+    assert_eq!(file_len(&segments(dir.path())[0]), 1 << 20, "preallocated");
+    reopen_appends_after(dir.path(), opts, 7);
+}
+
+#[test]
+fn a_torn_tail_in_a_preallocated_segment_is_zeroed() {
+    let dir = TempDir::new("prealloc-torn");
+    let opts = Options { segment_size: 1 << 20, ..Options::default() };
+    fill(dir.path(), opts, 3, 10).close().unwrap();
+    let seg = &segments(dir.path())[0];
+    let end = 32 + 3 * frame_len(5, 10);
+    flip_byte(seg, end - 3); // damage the last frame
+    let wal = Wal::open(dir.path(), opts).unwrap();
+    assert_eq!(wal.last_seq(), 2);
+    assert_eq!(wal.append(1, b"x", b"").unwrap(), 3);
+    wal.close().unwrap();
+    reopen_appends_after(dir.path(), opts, 3);
+}
+
+#[test]
+fn damage_with_valid_records_after_it_is_corrupt_in_tail_mode() {
+    let dir = TempDir::new("mid");
+    fill(dir.path(), small(1 << 20), 10, 10).close().unwrap();
+    let seg = &segments(dir.path())[0];
+    flip_byte(seg, 32 + 4 * frame_len(5, 10) + 30); // inside record 5
+    let err = Wal::open(dir.path(), small(1 << 20)).err().unwrap();
+    assert_eq!(err.kind(), ErrorKind::Corrupt);
+    assert!(err.message().contains(".wal"), "names the file: {err}");
+    // Nothing was changed on disk by the failed open.
+    assert!(matches!(Wal::open(dir.path(), small(1 << 20)), Err(e) if e.kind() == ErrorKind::Corrupt));
+}
+
+#[test]
+fn damaged_length_field_is_caught_by_the_checksum() {
+    let dir = TempDir::new("len");
+    fill(dir.path(), small(1 << 20), 10, 10).close().unwrap();
+    flip_byte(&segments(dir.path())[0], 32 + 2 * frame_len(5, 10) + 8); // record 3's payload length
+    assert_eq!(Wal::open(dir.path(), small(1 << 20)).err().unwrap().kind(), ErrorKind::Corrupt);
+}
+
+#[test]
+fn salvage_keeps_the_records_before_the_damage() {
+    let dir = TempDir::new("salvage");
+    fill(dir.path(), small(1 << 20), 10, 10).close().unwrap();
+    flip_byte(&segments(dir.path())[0], 32 + 4 * frame_len(5, 10) + 30);
+    let wal = Wal::open(dir.path(), salvage(small(1 << 20))).unwrap();
+    assert_eq!(wal.last_seq(), 4);
+    assert_eq!(seqs(&wal, 0), vec![1, 2, 3, 4]);
+    drop(wal);
+    reopen_appends_after(dir.path(), small(1 << 20), 4);
+}
+
+#[test]
+fn damage_in_an_older_segment_is_found_by_replay_not_skipped() {
+    let dir = TempDir::new("older");
+    fill(dir.path(), small(4096), 100, 100).close().unwrap();
+    let segs = segments(dir.path());
+    assert!(segs.len() >= 3);
+    flip_byte(&segs[1], 32 + frame_len(6, 100) + 40); // the second record of segment 2
+    let wal = Wal::open(dir.path(), small(4096)).expect("open reads only the newest segment");
+    assert_eq!(wal.last_seq(), 100);
+    let mut iter = wal.iter(0).unwrap();
+    let mut last = 0;
+    let err = loop {
+        match iter.next() {
+            Ok(Some(r)) => {
+                assert_eq!(r.seq, last + 1, "no record is skipped");
+                last = r.seq;
+            }
+            Ok(None) => panic!("damage went unnoticed"),
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(err.kind(), ErrorKind::Corrupt);
+    assert!(iter.next().is_err(), "the error is final");
+}
+
+#[test]
+fn salvage_cuts_at_damage_in_an_older_segment() {
+    let dir = TempDir::new("salvage-older");
+    fill(dir.path(), small(4096), 100, 100).close().unwrap();
+    let segs = segments(dir.path());
+    flip_byte(&segs[1], 32 + frame_len(6, 100) + 40);
+    let wal = Wal::open(dir.path(), salvage(small(4096))).unwrap();
+    let kept = seqs(&wal, 0);
+    assert_eq!(kept, (1..=wal.last_seq()).collect::<Vec<_>>());
+    assert!(wal.last_seq() < 100);
+    assert_eq!(segments(dir.path()).len(), 2, "later segments are dropped");
+    let last = wal.last_seq();
+    drop(wal);
+    reopen_appends_after(dir.path(), small(4096), last);
+}
+
+#[test]
+fn a_missing_middle_segment_is_corrupt() {
+    let dir = TempDir::new("missing");
+    fill(dir.path(), small(4096), 100, 100).close().unwrap();
+    std::fs::remove_file(&segments(dir.path())[1]).unwrap();
+    let wal = Wal::open(dir.path(), small(4096)).unwrap();
+    let err = collect(&wal, 0).err().unwrap();
+    assert_eq!(err.kind(), ErrorKind::Corrupt);
+    assert!(err.message().contains("next segment starts"), "{err}");
+}
+
+#[test]
+fn a_missing_first_segment_is_corrupt() {
+    let dir = TempDir::new("missing-first");
+    fill(dir.path(), small(4096), 100, 100).close().unwrap();
+    std::fs::remove_file(&segments(dir.path())[0]).unwrap();
+    assert_eq!(Wal::open(dir.path(), small(4096)).err().unwrap().kind(), ErrorKind::Corrupt);
+}
+
+#[test]
+fn an_interrupted_segment_creation_is_discarded() {
+    let dir = TempDir::new("unborn");
+    fill(dir.path(), small(4096), 3, 10).close().unwrap();
+    // A crash between creating the next segment and writing its header.
+    std::fs::write(dir.path().join("00000000000000000004.wal"), vec![0u8; 4096]).unwrap();
+    reopen_appends_after(dir.path(), small(4096), 3);
+}
+
+#[test]
+fn a_damaged_segment_header_is_corrupt() {
+    let dir = TempDir::new("header");
+    fill(dir.path(), small(4096), 3, 10).close().unwrap();
+    flip_byte(&segments(dir.path())[0], 3);
+    assert_eq!(Wal::open(dir.path(), small(4096)).err().unwrap().kind(), ErrorKind::Corrupt);
+}
+
+#[test]
+fn a_stray_wal_file_is_reported_not_ignored() {
+    let dir = TempDir::new("stray");
+    fill(dir.path(), small(4096), 3, 10).close().unwrap();
+    std::fs::write(dir.path().join("backup.wal"), b"x").unwrap();
+    assert_eq!(Wal::open(dir.path(), small(4096)).err().unwrap().kind(), ErrorKind::Corrupt);
+}
+
+#[test]
+fn read_only_open_repairs_nothing() {
+    let dir = TempDir::new("ro");
+    fill(dir.path(), small(4096), 3, 10).close().unwrap();
+    let seg = segments(dir.path())[0].clone();
+    append_bytes(&seg, b"torn tail");
+    let before = std::fs::read(&seg).unwrap();
+    let ro = Wal::open(dir.path(), Options { read_only: true, ..small(4096) }).unwrap();
+    assert_eq!(ro.last_seq(), 3);
+    assert_eq!(seqs(&ro, 0), vec![1, 2, 3]);
+    assert_eq!(ro.append(1, b"k", b"v").err().unwrap().kind(), ErrorKind::ReadOnly);
+    drop(ro);
+    assert_eq!(std::fs::read(&seg).unwrap(), before);
+    assert!(!dir.path().join("wal.meta").exists());
+}

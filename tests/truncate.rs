@@ -1,0 +1,117 @@
+//! Truncation: the seq floor, deleted segments, and crashes in the middle.
+
+mod common;
+use common::*;
+use wal::{ErrorKind, Options, SyncMode, Wal};
+
+#[test]
+fn the_seed_example_append_a_b_c_truncate_2_replays_only_c() {
+    let dir = TempDir::new("seed");
+    let wal = Wal::open(dir.path(), small(4096)).unwrap();
+    for k in [b"a", b"b", b"c"] {
+        wal.append(1, k, b"").unwrap();
+    }
+    wal.truncate(2).unwrap();
+    assert_eq!(wal.first_seq(), 3);
+    let all = collect(&wal, 0).unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!((all[0].0, all[0].2.as_slice()), (3, &b"c"[..]));
+    assert_eq!(wal.iter(1).err().unwrap().kind(), ErrorKind::Range, "record 2 is gone");
+    assert!(collect(&wal, 2).unwrap().len() == 1);
+    drop(wal);
+    let wal = Wal::open(dir.path(), small(4096)).unwrap();
+    assert_eq!((wal.first_seq(), wal.last_seq()), (3, 3));
+}
+
+#[test]
+fn truncating_everything_keeps_the_counter_across_reopen() {
+    let dir = TempDir::new("all");
+    let wal = fill(dir.path(), small(4096), 50, 100);
+    wal.truncate(50).unwrap();
+    assert_eq!(segments(dir.path()).len(), 0, "every segment held only truncated records");
+    assert_eq!((wal.first_seq(), wal.last_seq()), (51, 50));
+    drop(wal);
+    let wal = Wal::open(dir.path(), small(4096)).unwrap();
+    assert_eq!((wal.first_seq(), wal.last_seq()), (51, 50));
+    assert_eq!(wal.append(1, b"next", b"").unwrap(), 51);
+    assert_eq!(seqs(&wal, 0), vec![51]);
+}
+
+#[test]
+fn truncate_deletes_whole_segments_and_keeps_every_later_record() {
+    let dir = TempDir::new("reclaim");
+    let wal = fill(dir.path(), small(4096), 200, 100);
+    let before = segments(dir.path()).len();
+    wal.truncate(150).unwrap();
+    let after = segments(dir.path()).len();
+    assert!(after < before, "{after} segments left of {before}");
+    assert_eq!(seqs(&wal, 0), (151..=200).collect::<Vec<_>>());
+    drop(wal);
+    let wal = Wal::open(dir.path(), small(4096)).unwrap();
+    let all = collect(&wal, 0).unwrap();
+    assert_eq!(all.len(), 50);
+    for (seq, _, k, v) in all {
+        assert_eq!((k, v), (key(seq), value(seq, 100)));
+    }
+}
+
+#[test]
+fn truncate_bounds() {
+    let dir = TempDir::new("bounds");
+    let wal = fill(dir.path(), small(4096), 10, 1);
+    assert_eq!(wal.truncate(11).err().unwrap().kind(), ErrorKind::Range);
+    wal.truncate(5).unwrap();
+    wal.truncate(3).unwrap(); // below first_seq: nothing to do
+    assert_eq!(wal.first_seq(), 6);
+    assert_eq!(wal.iter(4).err().unwrap().kind(), ErrorKind::Range);
+    assert_eq!(seqs(&wal, 5), (6..=10).collect::<Vec<_>>());
+    assert_eq!(seqs(&wal, 10), Vec::<u64>::new());
+    assert_eq!(seqs(&wal, 99), Vec::<u64>::new());
+}
+
+#[test]
+fn a_truncate_that_died_before_deleting_is_finished_by_open() {
+    let dir = TempDir::new("interrupted");
+    fill(dir.path(), small(4096), 200, 100).close().unwrap();
+    let segs = segments(dir.path());
+    // The floor reached the disk; the deletions did not.
+    std::fs::write(dir.path().join("wal.meta"), wal::format::encode_meta(150)).unwrap();
+    let wal = Wal::open(dir.path(), small(4096)).unwrap();
+    assert_eq!(wal.first_seq(), 151);
+    assert_eq!(seqs(&wal, 0), (151..=200).collect::<Vec<_>>());
+    assert!(segments(dir.path()).len() < segs.len());
+}
+
+#[test]
+fn a_truncate_of_everything_that_died_before_deleting() {
+    let dir = TempDir::new("interrupted-all");
+    fill(dir.path(), small(4096), 20, 100).close().unwrap();
+    std::fs::write(dir.path().join("wal.meta"), wal::format::encode_meta(20)).unwrap();
+    std::fs::write(dir.path().join("wal.meta.tmp"), b"half").unwrap();
+    let wal = Wal::open(dir.path(), small(4096)).unwrap();
+    assert_eq!((wal.first_seq(), wal.last_seq()), (21, 20));
+    assert_eq!(segments(dir.path()).len(), 0);
+    assert!(!dir.path().join("wal.meta.tmp").exists());
+    assert_eq!(wal.append(1, b"k", b"v").unwrap(), 21);
+}
+
+#[test]
+fn a_damaged_metadata_file_is_corrupt() {
+    let dir = TempDir::new("meta");
+    let wal = fill(dir.path(), small(4096), 5, 1);
+    wal.truncate(2).unwrap();
+    drop(wal);
+    flip_byte(&dir.path().join("wal.meta"), 17);
+    assert_eq!(Wal::open(dir.path(), small(4096)).err().unwrap().kind(), ErrorKind::Corrupt);
+}
+
+#[test]
+fn truncate_in_sync_none_keeps_the_counter() {
+    let dir = TempDir::new("none");
+    let opts = Options { sync_mode: SyncMode::None, ..small(4096) };
+    let wal = fill(dir.path(), opts, 30, 100);
+    wal.truncate(30).unwrap();
+    drop(wal);
+    let wal = Wal::open(dir.path(), opts).unwrap();
+    assert_eq!(wal.last_seq(), 30);
+}
