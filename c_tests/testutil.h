@@ -53,14 +53,14 @@ static int tu_failures = 0;
 
 /* Removes a directory tree (files and one level of subdirectories deep is
  * all the tests create, but this recurses anyway). */
-static void tu_rmtree(const char *path) {
+static inline void tu_rmtree(const char *path) {
     DIR *d = opendir(path);
     if (d) {
         struct dirent *e;
         while ((e = readdir(d)) != NULL) {
             if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
             char sub[4096];
-            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+            if (snprintf(sub, sizeof sub, "%s/%s", path, e->d_name) >= (int)sizeof sub) continue;
             struct stat st;
             if (lstat(sub, &st) == 0 && S_ISDIR(st.st_mode)) tu_rmtree(sub);
             else unlink(sub);
@@ -72,7 +72,7 @@ static void tu_rmtree(const char *path) {
 
 /* A fresh, empty temporary directory; the returned string is static per call
  * site only if copied by the caller, so copy it. */
-static char *tu_tmpdir(const char *tag) {
+static inline char *tu_tmpdir(const char *tag) {
     const char *base = getenv("TMPDIR");
     if (!base || !*base) base = "/tmp";
     char *buf = malloc(4096);
@@ -82,7 +82,7 @@ static char *tu_tmpdir(const char *tag) {
 }
 
 /* Path of the n-th (0-based) segment file in name order, or -1. */
-static int tu_segment_path(const char *dir, int n, char *out, size_t out_len) {
+static inline int tu_segment_path(const char *dir, int n, char *out, size_t out_len) {
     struct dirent **list;
     int count = scandir(dir, &list, NULL, alphasort);
     if (count < 0) return -1;
@@ -103,7 +103,7 @@ static int tu_segment_path(const char *dir, int n, char *out, size_t out_len) {
 }
 
 /* Number of segment files (*.wal) in dir. */
-static int tu_segment_count(const char *dir) {
+static inline int tu_segment_count(const char *dir) {
     DIR *d = opendir(dir);
     if (!d) return -1;
     int n = 0;
@@ -116,13 +116,13 @@ static int tu_segment_count(const char *dir) {
     return n;
 }
 
-static off_t tu_file_size(const char *path) {
+static inline off_t tu_file_size(const char *path) {
     struct stat st;
     return stat(path, &st) == 0 ? st.st_size : -1;
 }
 
 /* XORs one byte of a file with mask (0xff flips every bit). */
-static void tu_flip_byte(const char *path, off_t offset, unsigned char mask) {
+static inline void tu_flip_byte(const char *path, off_t offset, unsigned char mask) {
     int fd = open(path, O_RDWR);
     REQUIRE(fd >= 0);
     unsigned char b;
@@ -133,7 +133,7 @@ static void tu_flip_byte(const char *path, off_t offset, unsigned char mask) {
 }
 
 /* Writes len bytes at offset (extending the file if needed). */
-static void tu_write_at(const char *path, off_t offset, const void *buf, size_t len) {
+static inline void tu_write_at(const char *path, off_t offset, const void *buf, size_t len) {
     int fd = open(path, O_RDWR);
     REQUIRE(fd >= 0);
     REQUIRE(pwrite(fd, buf, len, offset) == (ssize_t)len);
@@ -141,7 +141,7 @@ static void tu_write_at(const char *path, off_t offset, const void *buf, size_t 
 }
 
 /* Ends a test program: prints a summary and returns the exit code. */
-static int tu_finish(const char *name) {
+static inline int tu_finish(const char *name) {
     if (tu_failures) {
         fprintf(stderr, "%s: %d check(s) failed\n", name, tu_failures);
         return 1;
