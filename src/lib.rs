@@ -7,13 +7,13 @@
 
 mod error;
 pub mod format;
+pub mod io;
 mod log;
 mod meta;
 mod options;
 mod reader;
 mod recovery;
 pub mod segment;
-mod sys;
 
 pub mod ffi;
 

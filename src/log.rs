@@ -6,17 +6,15 @@
 //! at a time is the leader and runs fdatasync for everyone who wrote before
 //! it started, so concurrent appenders share fsyncs.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::format::{EncodedFrame, Entry, MAX_RECORD_SIZE, OP_CHECKPOINT, SEGMENT_HEADER_LEN};
+use crate::io::{Fs, FsFile, OpenMode, RealFs};
 use crate::meta;
 use crate::options::{Options, SyncMode};
 use crate::reader::WalIter;
 use crate::recovery;
 use crate::segment::{self, SegmentInfo};
-use crate::sys::{self, DirLock};
-use std::fs::{self, File, OpenOptions};
-use std::io::ErrorKind;
-use std::os::unix::fs::FileExt;
+use std::any::Any;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -31,9 +29,10 @@ pub struct Wal {
 
 /// What a `Wal` and its iterators share.
 pub(crate) struct Inner {
+    pub fs: Arc<dyn Fs>,
     dir: PathBuf,
     opts: Options,
-    lock: Mutex<Option<DirLock>>,
+    lock: Mutex<Option<Box<dyn Any + Send + Sync>>>,
     state: Mutex<State>,
     sync: Mutex<SyncState>,
     sync_done: Condvar,
@@ -55,7 +54,7 @@ pub(crate) struct State {
 }
 
 pub(crate) struct Active {
-    pub file: Arc<File>,
+    pub file: Arc<dyn FsFile>,
     pub first_seq: u64,
     /// End of the written data: readers may read up to here.
     pub end: u64,
@@ -139,17 +138,23 @@ pub fn check_record_size(key_len: usize, value_len: usize) -> Result<()> {
 impl Wal {
     /// Opens (creating if allowed) the log in `dir` and recovers it.
     pub fn open(dir: impl AsRef<Path>, opts: Options) -> Result<Wal> {
+        Wal::open_in(Arc::new(RealFs), dir, opts)
+    }
+
+    /// Opens the log through a given file system (the simulated one in tests).
+    pub fn open_in(fs: Arc<dyn Fs>, dir: impl AsRef<Path>, opts: Options) -> Result<Wal> {
         opts.validate()?;
         let dir = dir.as_ref().to_path_buf();
-        ensure_dir(&dir, &opts)?;
+        ensure_dir(&*fs, &dir, &opts)?;
         let lock = match opts.read_only {
             true => None,
-            false => Some(DirLock::acquire(&dir.join(LOCK_FILE))?),
+            false => Some(lock_dir(&*fs, &dir)?),
         };
-        let recovered = recovery::recover(&dir, &opts)?;
+        let recovered = recovery::recover(&*fs, &dir, &opts)?;
+        let mode = if opts.read_only { OpenMode::READ } else { OpenMode::WRITE };
         let active = match (recovered.newest_end, recovered.segments.last()) {
             (Some(end), Some(newest)) => Some(Active {
-                file: Arc::new(open_segment_file(&newest.path, !opts.read_only)?),
+                file: fs.open(&newest.path, mode).map_err(|e| Error::io("open segment", &newest.path, e))?,
                 first_seq: newest.first_seq,
                 end,
             }),
@@ -165,6 +170,7 @@ impl Wal {
         };
         Ok(Wal {
             inner: Arc::new(Inner {
+                fs,
                 dir,
                 opts,
                 lock: Mutex::new(lock),
@@ -292,9 +298,9 @@ impl Wal {
         }
         let opts = &self.inner.opts;
         let prealloc = opts.preallocate.then_some(opts.segment_size);
-        let (file, path) = segment::create_segment(&self.inner.dir, first_seq, prealloc)?;
+        let (file, path) = segment::create_segment(&*self.inner.fs, &self.inner.dir, first_seq, prealloc)?;
         st.segments.push(SegmentInfo { first_seq, path });
-        st.active = Some(Active { file: Arc::new(file), first_seq, end: SEGMENT_HEADER_LEN as u64 });
+        st.active = Some(Active { file, first_seq, end: SEGMENT_HEADER_LEN as u64 });
         Ok(())
     }
 
@@ -369,7 +375,7 @@ impl Wal {
         if inner.opts.sync_mode != SyncMode::None {
             self.sync_to(last)?;
         }
-        meta::write_floor(&inner.dir, upto_seq)?;
+        meta::write_floor(&*inner.fs, &inner.dir, upto_seq)?;
         let doomed = {
             let mut st = inner.state();
             st.floor = st.floor.max(upto_seq);
@@ -382,10 +388,10 @@ impl Wal {
             doomed
         };
         for seg in &doomed {
-            fs::remove_file(&seg.path).map_err(|e| Error::io("remove segment", &seg.path, e))?;
+            inner.fs.remove_file(&seg.path).map_err(|e| Error::io("remove segment", &seg.path, e))?;
         }
         if !doomed.is_empty() {
-            sys::fsync_dir(&inner.dir)?;
+            segment::sync_dir(&*inner.fs, &inner.dir)?;
         }
         Ok(())
     }
@@ -428,25 +434,29 @@ impl Drop for Wal {
     }
 }
 
-fn ensure_dir(dir: &Path, opts: &Options) -> Result<()> {
-    match fs::metadata(dir) {
-        Ok(m) if m.is_dir() => Ok(()),
-        Ok(_) => Err(Error::io("open log directory", dir, std::io::Error::from_raw_os_error(libc::ENOTDIR))),
-        Err(e) if e.kind() == ErrorKind::NotFound && opts.create_if_missing && !opts.read_only => {
-            fs::create_dir_all(dir).map_err(|e| Error::io("create log directory", dir, e))?;
+fn ensure_dir(fs: &dyn Fs, dir: &Path, opts: &Options) -> Result<()> {
+    match fs.is_dir(dir) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(Error::io("open log directory", dir, std::io::Error::from_raw_os_error(libc::ENOTDIR))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && opts.create_if_missing && !opts.read_only => {
+            fs.create_dir_all(dir).map_err(|e| Error::io("create log directory", dir, e))?;
             match dir.parent() {
-                Some(parent) if !parent.as_os_str().is_empty() => sys::fsync_dir(parent),
-                _ => sys::fsync_dir(Path::new(".")),
+                Some(parent) if !parent.as_os_str().is_empty() => segment::sync_dir(fs, parent),
+                _ => segment::sync_dir(fs, Path::new(".")),
             }
         }
         Err(e) => Err(Error::io("open log directory", dir, e)),
     }
 }
 
-fn open_segment_file(path: &Path, writable: bool) -> Result<File> {
-    OpenOptions::new()
-        .read(true)
-        .write(writable)
-        .open(path)
-        .map_err(|e| Error::io("open segment", path, e))
+/// Takes the directory's writer lock, held until the handle closes.
+fn lock_dir(fs: &dyn Fs, dir: &Path) -> Result<Box<dyn Any + Send + Sync>> {
+    let path = dir.join(LOCK_FILE);
+    fs.lock(&path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::WouldBlock => Error::new(
+            ErrorKind::Locked,
+            format!("{} is held: another handle has this log open for writing", path.display()),
+        ),
+        _ => Error::io("lock", &path, e),
+    })
 }

@@ -8,6 +8,7 @@
 
 use crate::error::{Error, Result};
 use crate::format;
+use crate::io::OpenMode;
 use crate::log::Inner;
 use crate::segment::{Frame, SegmentInfo, SegmentReader, Step, Stop};
 use std::ops::Range;
@@ -195,9 +196,12 @@ impl WalIter {
     }
 
     fn open_reader(&mut self, segment: &SegmentInfo, limit: Option<u64>) -> Result<()> {
-        let reader = SegmentReader::open(segment, limit).map_err(|e| {
-            match std::fs::exists(&segment.path) {
-                Ok(false) => truncated_while_reading(segment.first_seq),
+        let fs = &*self.inner.fs;
+        let reader = SegmentReader::open(fs, segment, limit).map_err(|e| {
+            match fs.open(&segment.path, OpenMode::READ) {
+                Err(gone) if gone.kind() == std::io::ErrorKind::NotFound => {
+                    truncated_while_reading(segment.first_seq)
+                }
                 _ => e,
             }
         })?;

@@ -14,11 +14,10 @@
 //! reads everything, since it must find the first damaged record.
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::io::{Fs, OpenMode};
 use crate::meta;
 use crate::options::{Options, RecoveryMode};
 use crate::segment::{self, SegmentInfo, SegmentReader, Step, Stop};
-use crate::sys;
-use std::fs::{self, OpenOptions};
 use std::path::Path;
 
 /// The log as recovery left it.
@@ -41,9 +40,9 @@ struct Repairs {
     cut: Option<(SegmentInfo, u64)>,
 }
 
-pub fn recover(dir: &Path, opts: &Options) -> Result<Recovered> {
-    let floor = meta::read_floor(dir)?;
-    let mut segments = segment::list_segments(dir)?;
+pub fn recover(fs: &dyn Fs, dir: &Path, opts: &Options) -> Result<Recovered> {
+    let floor = meta::read_floor(fs, dir)?;
+    let mut segments = segment::list_segments(fs, dir)?;
     let mut repairs = Repairs::default();
 
     // Leftovers of a truncate that recorded its floor but died before deleting.
@@ -51,7 +50,7 @@ pub fn recover(dir: &Path, opts: &Options) -> Result<Recovered> {
         repairs.delete.push(segments.remove(0));
     }
     if let Some(newest) = segments.last() {
-        if segment::is_unborn(&newest.path)? {
+        if segment::is_unborn(fs, &newest.path)? {
             repairs.delete.push(segments.pop().unwrap());
         }
     }
@@ -71,8 +70,8 @@ pub fn recover(dir: &Path, opts: &Options) -> Result<Recovered> {
 
     let (last_seq, newest_end) = match opts.recovery_mode {
         _ if segments.is_empty() => (floor, None),
-        RecoveryMode::Tail => scan_newest(&segments, &mut repairs)?,
-        RecoveryMode::Salvage => scan_all(&mut segments, &mut repairs)?,
+        RecoveryMode::Tail => scan_newest(fs, &segments, &mut repairs)?,
+        RecoveryMode::Salvage => scan_all(fs, &mut segments, &mut repairs)?,
     };
     let mut recovered = Recovered { floor, segments, last_seq: last_seq.max(floor), newest_end };
     if newest_end.is_some() && last_seq <= floor {
@@ -82,7 +81,7 @@ pub fn recover(dir: &Path, opts: &Options) -> Result<Recovered> {
         recovered.newest_end = None;
     }
     if !opts.read_only {
-        apply(dir, opts, repairs)?;
+        apply(fs, dir, opts, repairs)?;
     }
     Ok(recovered)
 }
@@ -100,9 +99,9 @@ fn read_to_stop(reader: &mut SegmentReader) -> Result<(u64, Stop)> {
 
 /// TAIL: the end of the log is the end of the newest segment's valid frames,
 /// provided nothing valid follows the point where they stop.
-fn scan_newest(segments: &[SegmentInfo], repairs: &mut Repairs) -> Result<(u64, Option<u64>)> {
+fn scan_newest(fs: &dyn Fs, segments: &[SegmentInfo], repairs: &mut Repairs) -> Result<(u64, Option<u64>)> {
     let newest = segments.last().unwrap();
-    let mut reader = SegmentReader::open(newest, None)?;
+    let mut reader = SegmentReader::open(fs, newest, None)?;
     let (expected, stop) = read_to_stop(&mut reader)?;
     let tail = reader.scan_tail(stop.offset, expected)?;
     if let Some(at) = tail.valid_frame_at {
@@ -122,13 +121,13 @@ fn scan_newest(segments: &[SegmentInfo], repairs: &mut Repairs) -> Result<(u64, 
 
 /// SALVAGE: read from the first segment; at the first damaged record or gap,
 /// keep what came before and drop everything after.
-fn scan_all(segments: &mut Vec<SegmentInfo>, repairs: &mut Repairs) -> Result<(u64, Option<u64>)> {
+fn scan_all(fs: &dyn Fs, segments: &mut Vec<SegmentInfo>, repairs: &mut Repairs) -> Result<(u64, Option<u64>)> {
     let mut expected = segments[0].first_seq;
     let mut i = 0;
     let mut end = None;
     while i < segments.len() {
         let reader = if segments[i].first_seq == expected {
-            match SegmentReader::open(&segments[i], None) {
+            match SegmentReader::open(fs, &segments[i], None) {
                 Ok(reader) => Some(reader),
                 Err(e) if e.kind() == ErrorKind::Corrupt => None,
                 Err(e) => return Err(e),
@@ -160,7 +159,7 @@ fn scan_all(segments: &mut Vec<SegmentInfo>, repairs: &mut Repairs) -> Result<(u
         // at the end of the previous segment, which must be read again.
         None if segments.is_empty() => Ok((expected - 1, None)),
         None => {
-            let mut reader = SegmentReader::open(segments.last().unwrap(), None)?;
+            let mut reader = SegmentReader::open(fs, segments.last().unwrap(), None)?;
             let (next, stop) = read_to_stop(&mut reader)?;
             if reader.scan_tail(stop.offset, 0)?.has_data {
                 repairs.cut = Some((segments.last().unwrap().clone(), stop.offset));
@@ -170,29 +169,26 @@ fn scan_all(segments: &mut Vec<SegmentInfo>, repairs: &mut Repairs) -> Result<(u
     }
 }
 
-fn apply(dir: &Path, opts: &Options, repairs: Repairs) -> Result<()> {
+fn apply(fs: &dyn Fs, dir: &Path, opts: &Options, repairs: Repairs) -> Result<()> {
     if let Some((seg, at)) = &repairs.cut {
-        cut_segment(&seg.path, *at, opts.preallocate.then_some(opts.segment_size))?;
+        cut_segment(fs, &seg.path, *at, opts.preallocate.then_some(opts.segment_size))?;
     }
     for seg in &repairs.delete {
-        fs::remove_file(&seg.path).map_err(|e| Error::io("remove segment", &seg.path, e))?;
+        fs.remove_file(&seg.path).map_err(|e| Error::io("remove segment", &seg.path, e))?;
     }
     if !repairs.delete.is_empty() {
-        sys::fsync_dir(dir)?;
+        segment::sync_dir(fs, dir)?;
     }
-    meta::remove_stale_tmp(dir)
+    meta::remove_stale_tmp(fs, dir)
 }
 
 /// Cuts a segment at `at`: everything from there on becomes zeros (or is gone),
 /// so a later append lands right after the last valid record.
-fn cut_segment(path: &Path, at: u64, preallocate: Option<u64>) -> Result<()> {
-    let file = OpenOptions::new()
-        .write(true)
-        .open(path)
-        .map_err(|e| Error::io("open segment", path, e))?;
+fn cut_segment(fs: &dyn Fs, path: &Path, at: u64, preallocate: Option<u64>) -> Result<()> {
+    let file = fs.open(path, OpenMode::WRITE).map_err(|e| Error::io("open segment", path, e))?;
     file.set_len(at).map_err(|e| Error::io("cut the damaged tail of", path, e))?;
     if let Some(len) = preallocate {
-        sys::preallocate(&file, path, len)?;
+        file.allocate(len).map_err(|e| Error::io("preallocate", path, e))?;
     }
     file.sync_all().map_err(|e| Error::io("fsync", path, e))
 }

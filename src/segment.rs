@@ -4,13 +4,10 @@
 //! digits, so that name order is log order: `00000000000000000001.wal`.
 
 use crate::error::{Error, Result};
-use crate::format::{
-    self, FrameHeader, FRAME_HEADER_LEN, MIN_FRAME_LEN, SEGMENT_HEADER_LEN,
-};
-use crate::sys;
-use std::fs::{self, File, OpenOptions};
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use crate::format::{self, FrameHeader, FRAME_HEADER_LEN, MIN_FRAME_LEN, SEGMENT_HEADER_LEN};
+use crate::io::{read_full_at, Fs, FsFile, OpenMode};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 const SUFFIX: &str = ".wal";
 const DIGITS: usize = 20;
@@ -30,12 +27,10 @@ pub struct SegmentInfo {
 
 /// The segment files of `dir`, in log order. A `*.wal` file whose name is
 /// not a segment name is reported rather than ignored: it may hold records.
-pub fn list_segments(dir: &Path) -> Result<Vec<SegmentInfo>> {
-    let entries = fs::read_dir(dir).map_err(|e| Error::io("list directory", dir, e))?;
+pub fn list_segments(fs: &dyn Fs, dir: &Path) -> Result<Vec<SegmentInfo>> {
+    let names = fs.list(dir).map_err(|e| Error::io("list directory", dir, e))?;
     let mut segments = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|e| Error::io("list directory", dir, e))?;
-        let name = entry.file_name();
+    for name in names {
         let Some(name) = name.to_str() else { continue };
         let Some(stem) = name.strip_suffix(SUFFIX) else { continue };
         let path = dir.join(name);
@@ -53,32 +48,35 @@ pub fn list_segments(dir: &Path) -> Result<Vec<SegmentInfo>> {
 /// Creates a segment whose first record will be `first_seq`: reserves its
 /// space, writes and syncs its header, and syncs the directory, so that a
 /// crash leaves either no file, an all-zero one, or a valid empty segment.
-pub fn create_segment(dir: &Path, first_seq: u64, preallocate: Option<u64>) -> Result<(File, PathBuf)> {
+pub fn create_segment(
+    fs: &dyn Fs,
+    dir: &Path,
+    first_seq: u64,
+    preallocate: Option<u64>,
+) -> Result<(Arc<dyn FsFile>, PathBuf)> {
     let path = dir.join(segment_name(first_seq));
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .custom_flags(libc::O_CLOEXEC)
-        .mode(0o644)
-        .open(&path)
-        .map_err(|e| Error::io("create segment", &path, e))?;
+    let file = fs.open(&path, OpenMode::CREATE_NEW).map_err(|e| Error::io("create segment", &path, e))?;
     if let Some(len) = preallocate {
-        sys::preallocate(&file, &path, len)?;
+        file.allocate(len).map_err(|e| Error::io("preallocate", &path, e))?;
     }
     let header = format::encode_segment_header(first_seq);
     file.write_all_at(&header, 0).map_err(|e| Error::io("write segment header of", &path, e))?;
     file.sync_data().map_err(|e| Error::io("fdatasync", &path, e))?;
-    sys::fsync_dir(dir)?;
+    sync_dir(fs, dir)?;
     Ok((file, path))
+}
+
+/// Makes a directory's entries (files created, renamed, deleted) durable.
+pub fn sync_dir(fs: &dyn Fs, dir: &Path) -> Result<()> {
+    fs.sync_dir(dir).map_err(|e| Error::io("fsync directory", dir, e))
 }
 
 /// True for a segment whose creation was interrupted before its header
 /// reached the disk: shorter than a header or with an all-zero header.
-pub fn is_unborn(path: &Path) -> Result<bool> {
-    let file = File::open(path).map_err(|e| Error::io("open segment", path, e))?;
+pub fn is_unborn(fs: &dyn Fs, path: &Path) -> Result<bool> {
+    let file = fs.open(path, OpenMode::READ).map_err(|e| Error::io("open segment", path, e))?;
     let mut header = [0u8; SEGMENT_HEADER_LEN];
-    let n = read_full_at(&file, &mut header, 0).map_err(|e| Error::io("read", path, e))?;
+    let n = read_full_at(&*file, &mut header, 0).map_err(|e| Error::io("read", path, e))?;
     Ok(header[..n].iter().all(|&b| b == 0))
 }
 
@@ -113,9 +111,8 @@ pub struct Tail {
 }
 
 /// Reads the frames of one segment in order, up to `limit` bytes.
-#[derive(Debug)]
 pub struct SegmentReader {
-    file: File,
+    file: Arc<dyn FsFile>,
     path: PathBuf,
     first_seq: u64,
     pos: u64,
@@ -127,12 +124,12 @@ pub struct SegmentReader {
 impl SegmentReader {
     /// Opens a segment and checks its header against its name. `limit` is
     /// how far frames may be read (None: the file's length).
-    pub fn open(info: &SegmentInfo, limit: Option<u64>) -> Result<SegmentReader> {
+    pub fn open(fs: &dyn Fs, info: &SegmentInfo, limit: Option<u64>) -> Result<SegmentReader> {
         let path = &info.path;
-        let file = File::open(path).map_err(|e| Error::io("open segment", path, e))?;
-        let len = file.metadata().map_err(|e| Error::io("stat", path, e))?.len();
+        let file = fs.open(path, OpenMode::READ).map_err(|e| Error::io("open segment", path, e))?;
+        let len = file.len().map_err(|e| Error::io("stat", path, e))?;
         let mut header = [0u8; SEGMENT_HEADER_LEN];
-        let n = read_full_at(&file, &mut header, 0).map_err(|e| Error::io("read", path, e))?;
+        let n = read_full_at(&*file, &mut header, 0).map_err(|e| Error::io("read", path, e))?;
         let first_seq = format::decode_segment_header(&header[..n])
             .map_err(|why| Error::corrupt(path, format!("bad segment header: {why}")))?;
         if first_seq != info.first_seq {
@@ -171,7 +168,7 @@ impl SegmentReader {
 
     /// The segment file's current length.
     pub fn file_len(&self) -> Result<u64> {
-        Ok(self.file.metadata().map_err(|e| Error::io("stat", &self.path, e))?.len())
+        self.file.len().map_err(|e| Error::io("stat", &self.path, e))
     }
 
     /// Lets the reader go further: the writer has published more data.
@@ -273,7 +270,7 @@ impl SegmentReader {
         if offset < self.buf_off || offset + want as u64 > buf_end {
             let size = want.max(READ_CHUNK).min((self.limit - offset) as usize);
             self.buf.resize(size, 0);
-            let n = read_full_at(&self.file, &mut self.buf, offset)
+            let n = read_full_at(&*self.file, &mut self.buf, offset)
                 .map_err(|e| Error::io("read", &self.path, e))?;
             self.buf.truncate(n);
             self.buf_off = offset;
@@ -289,23 +286,9 @@ impl SegmentReader {
             return Ok(self.fetch(offset, len)?.to_vec());
         }
         let mut payload = vec![0u8; len];
-        let n = read_full_at(&self.file, &mut payload, offset)
+        let n = read_full_at(&*self.file, &mut payload, offset)
             .map_err(|e| Error::io("read", &self.path, e))?;
         payload.truncate(n);
         Ok(payload)
     }
-}
-
-/// Reads until `buf` is full or the file ends; returns the bytes read.
-fn read_full_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
-    let mut done = 0;
-    while done < buf.len() {
-        match file.read_at(&mut buf[done..], offset + done as u64) {
-            Ok(0) => break,
-            Ok(n) => done += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(done)
 }

@@ -78,7 +78,7 @@ pub unsafe extern "C" fn wal_iter_next(it: *mut wal_iter_t, out: *mut wal_record
 pub unsafe extern "C" fn wal_iter_close(it: *mut wal_iter_t) {
     if !it.is_null() {
         // SAFETY: `it` came from wal_iter_open and is not used after this.
-        let _ = std::panic::catch_unwind(|| drop(unsafe { Box::from_raw(it) }));
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(unsafe { Box::from_raw(it) })));
     }
 }
 
