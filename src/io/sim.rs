@@ -67,6 +67,8 @@ struct Sim {
     /// After this many mutating calls the power is off: every call fails.
     power_cut_at: Option<u64>,
     faults: Vec<(OpKind, i32)>,
+    /// The mutating call with this number fails (once).
+    fail_call: Option<(u64, i32)>,
 }
 
 /// The simulated file system. Clones share the same state.
@@ -121,6 +123,12 @@ impl Sim {
     fn mutate(&mut self, kind: OpKind) -> io::Result<()> {
         self.check_power()?;
         self.calls += 1;
+        if let Some((n, errno)) = self.fail_call {
+            if n == self.calls {
+                self.fail_call = None;
+                return Err(err(errno));
+            }
+        }
         if let Some(i) = self.faults.iter().position(|(k, _)| *k == kind) {
             let (_, errno) = self.faults.remove(i);
             return Err(err(errno));
@@ -181,6 +189,12 @@ impl SimFs {
     /// The next call of this kind fails with `errno` (once).
     pub fn fail_next(&self, kind: OpKind, errno: i32) {
         self.state().faults.push((kind, errno));
+    }
+
+    /// The `n`-th mutating call from now (1 = the next one) fails with `errno`.
+    pub fn fail_call(&self, n: u64, errno: i32) {
+        let mut sim = self.state();
+        sim.fail_call = Some((sim.calls + n, errno));
     }
 
     /// Mutating calls made so far.
