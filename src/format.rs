@@ -73,6 +73,13 @@ fn decode_header32(magic: &[u8; 8], buf: &[u8]) -> Result<u64, &'static str> {
     Ok(u64_at(buf, 16))
 }
 
+/// The version of a header whose magic and checksum are right, so that a
+/// log written by another format version is refused, never repaired.
+pub fn segment_header_version(buf: &[u8]) -> Option<u32> {
+    let sound = buf.len() >= 32 && buf[0..8] == SEGMENT_MAGIC && crc32fast::hash(&buf[0..28]) == u32_at(buf, 28);
+    sound.then(|| u32_at(buf, 8))
+}
+
 pub fn encode_segment_header(first_seq: u64) -> [u8; SEGMENT_HEADER_LEN] {
     encode_header32(&SEGMENT_MAGIC, first_seq)
 }

@@ -16,7 +16,7 @@ use crate::recovery;
 use crate::segment::{self, SegmentInfo};
 use std::any::Any;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 pub const LOCK_FILE: &str = "LOCK";
@@ -38,6 +38,9 @@ pub(crate) struct Inner {
     sync_done: Condvar,
     poisoned: AtomicBool,
     truncating: Mutex<()>,
+    /// `State::floor`, readable without the lock: iterators check every
+    /// record against it, so none is returned after a truncate removed it.
+    pub floor: AtomicU64,
 }
 
 /// Where the log stands. Guarded by `Inner::state`.
@@ -161,6 +164,7 @@ impl Wal {
             _ => None,
         };
         let last_seq = recovered.last_seq;
+        let floor = AtomicU64::new(recovered.floor);
         let state = State {
             segments: recovered.segments,
             active,
@@ -179,6 +183,7 @@ impl Wal {
                 sync_done: Condvar::new(),
                 poisoned: AtomicBool::new(false),
                 truncating: Mutex::new(()),
+                floor,
             }),
             closed: false,
         })
@@ -379,6 +384,7 @@ impl Wal {
         let doomed = {
             let mut st = inner.state();
             st.floor = st.floor.max(upto_seq);
+            inner.floor.store(st.floor, Ordering::SeqCst);
             let keep_from = st.segments.partition_point(|s| s.first_seq <= upto_seq + 1).saturating_sub(1);
             let mut doomed: Vec<SegmentInfo> = st.segments.drain(..keep_from).collect();
             if st.last_seq() <= upto_seq && !st.segments.is_empty() {
@@ -439,11 +445,19 @@ fn ensure_dir(fs: &dyn Fs, dir: &Path, opts: &Options) -> Result<()> {
         Ok(true) => Ok(()),
         Ok(false) => Err(Error::io("open log directory", dir, std::io::Error::from_raw_os_error(libc::ENOTDIR))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && opts.create_if_missing && !opts.read_only => {
+            // The directories that do not exist yet, outermost first: each
+            // one's entry must be made durable in its parent.
+            let mut created: Vec<&Path> = dir.ancestors().take_while(|d| fs.is_dir(d).is_err()).collect();
+            created.reverse();
             fs.create_dir_all(dir).map_err(|e| Error::io("create log directory", dir, e))?;
-            match dir.parent() {
-                Some(parent) if !parent.as_os_str().is_empty() => segment::sync_dir(fs, parent),
-                _ => segment::sync_dir(fs, Path::new(".")),
+            for new_dir in created {
+                match new_dir.parent() {
+                    Some(parent) if parent.as_os_str().is_empty() => segment::sync_dir(fs, Path::new("."))?,
+                    Some(parent) => segment::sync_dir(fs, parent)?,
+                    None => {} // the root: it has no entry to make durable
+                }
             }
+            Ok(())
         }
         Err(e) => Err(Error::io("open log directory", dir, e)),
     }

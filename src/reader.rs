@@ -12,6 +12,7 @@ use crate::io::OpenMode;
 use crate::log::Inner;
 use crate::segment::{Frame, SegmentInfo, SegmentReader, Step, Stop};
 use std::ops::Range;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// One record, borrowed from the iterator until its next call.
@@ -82,10 +83,13 @@ impl WalIter {
     fn advance(&mut self) -> Result<Option<Found>> {
         loop {
             if let Some(found) = self.next_in_frame() {
-                if found.seq > self.skip_upto {
-                    return Ok(Some(found));
+                if found.seq <= self.skip_upto {
+                    continue;
                 }
-                continue;
+                if found.seq <= self.inner.floor.load(Ordering::SeqCst) {
+                    return Err(truncated_while_reading(found.seq));
+                }
+                return Ok(Some(found));
             }
             if self.reader.is_none() && !self.start()? {
                 return Ok(None);

@@ -3,7 +3,8 @@
 //! | found                                                  | TAIL                | SALVAGE            |
 //! |--------------------------------------------------------|---------------------|--------------------|
 //! | segments wholly at or below the truncation floor       | deleted (leftovers of an interrupted truncate) | same |
-//! | newest segment with an all-zero or short header        | deleted (interrupted creation) | same     |
+//! | newest segment with an all-zero header, or shorter than one | deleted (interrupted creation) | same |
+//! | a segment of another format version (sound header)     | CORRUPT             | CORRUPT, nothing deleted |
 //! | first segment starts above floor + 1                   | CORRUPT (missing segment) | all dropped  |
 //! | newest segment ends in a damaged frame, nothing valid after it | cut off (torn tail) | cut off  |
 //! | damaged frame with a valid frame after it, newest segment | CORRUPT           | cut there          |
@@ -129,7 +130,11 @@ fn scan_all(fs: &dyn Fs, segments: &mut Vec<SegmentInfo>, repairs: &mut Repairs)
         let reader = if segments[i].first_seq == expected {
             match SegmentReader::open(fs, &segments[i], None) {
                 Ok(reader) => Some(reader),
-                Err(e) if e.kind() == ErrorKind::Corrupt => None,
+                Err(e) if e.kind() == ErrorKind::Corrupt => match segment::foreign_version(fs, &segments[i].path)? {
+                    // Another format version is not damage: never "repair" it.
+                    Some(version) => return Err(segment::foreign_version_error(&segments[i].path, version)),
+                    None => None,
+                },
                 Err(e) => return Err(e),
             }
         } else {

@@ -72,12 +72,33 @@ pub fn sync_dir(fs: &dyn Fs, dir: &Path) -> Result<()> {
 }
 
 /// True for a segment whose creation was interrupted before its header
-/// reached the disk: shorter than a header or with an all-zero header.
+/// reached the disk: shorter than a header (it is written in one call, so
+/// only a crash leaves less) or with an all-zero header.
 pub fn is_unborn(fs: &dyn Fs, path: &Path) -> Result<bool> {
+    let header = read_header(fs, path)?;
+    Ok(header.len() < SEGMENT_HEADER_LEN || header.iter().all(|&b| b == 0))
+}
+
+/// The format version of a segment written by another version of libwal
+/// (a sound header with a version other than ours), if it is one.
+pub fn foreign_version(fs: &dyn Fs, path: &Path) -> Result<Option<u32>> {
+    let header = read_header(fs, path)?;
+    Ok(format::segment_header_version(&header).filter(|&v| v != format::FORMAT_VERSION))
+}
+
+pub fn foreign_version_error(path: &Path, version: u32) -> Error {
+    Error::corrupt(
+        path,
+        format!("written in format version {version}; this libwal reads version {}", format::FORMAT_VERSION),
+    )
+}
+
+fn read_header(fs: &dyn Fs, path: &Path) -> Result<Vec<u8>> {
     let file = fs.open(path, OpenMode::READ).map_err(|e| Error::io("open segment", path, e))?;
-    let mut header = [0u8; SEGMENT_HEADER_LEN];
+    let mut header = vec![0u8; SEGMENT_HEADER_LEN];
     let n = read_full_at(&*file, &mut header, 0).map_err(|e| Error::io("read", path, e))?;
-    Ok(header[..n].iter().all(|&b| b == 0))
+    header.truncate(n);
+    Ok(header)
 }
 
 /// One frame read back: its header and its checked payload.
@@ -130,8 +151,12 @@ impl SegmentReader {
         let len = file.len().map_err(|e| Error::io("stat", path, e))?;
         let mut header = [0u8; SEGMENT_HEADER_LEN];
         let n = read_full_at(&*file, &mut header, 0).map_err(|e| Error::io("read", path, e))?;
-        let first_seq = format::decode_segment_header(&header[..n])
-            .map_err(|why| Error::corrupt(path, format!("bad segment header: {why}")))?;
+        let first_seq = format::decode_segment_header(&header[..n]).map_err(|why| {
+            match format::segment_header_version(&header[..n]) {
+                Some(version) if version != format::FORMAT_VERSION => foreign_version_error(path, version),
+                _ => Error::corrupt(path, format!("bad segment header: {why}")),
+            }
+        })?;
         if first_seq != info.first_seq {
             return Err(Error::corrupt(
                 path,
@@ -188,8 +213,9 @@ impl SegmentReader {
         if room < FRAME_HEADER_LEN as u64 {
             return stop("incomplete frame header");
         }
-        let header_bytes: [u8; FRAME_HEADER_LEN] =
-            self.fetch(self.pos, FRAME_HEADER_LEN)?.try_into().unwrap();
+        let Ok(header_bytes) = <[u8; FRAME_HEADER_LEN]>::try_from(self.fetch(self.pos, FRAME_HEADER_LEN)?) else {
+            return stop("the file ends inside a frame header");
+        };
         let header = FrameHeader::parse(&header_bytes);
         if header_bytes.iter().all(|&b| b == 0) {
             return stop("zeros where a frame should start");
@@ -250,8 +276,9 @@ impl SegmentReader {
         if room < MIN_FRAME_LEN {
             return Ok(false);
         }
-        let header_bytes: [u8; FRAME_HEADER_LEN] =
-            self.fetch(offset, FRAME_HEADER_LEN)?.try_into().unwrap();
+        let Ok(header_bytes) = <[u8; FRAME_HEADER_LEN]>::try_from(self.fetch(offset, FRAME_HEADER_LEN)?) else {
+            return Ok(false);
+        };
         let header = FrameHeader::parse(&header_bytes);
         if header.first_seq < min_seq
             || header.first_seq > max_seq

@@ -204,3 +204,29 @@ fn read_only_open_repairs_nothing() {
     assert_eq!(std::fs::read(&seg).unwrap(), before);
     assert!(!dir.path().join("wal.meta").exists());
 }
+
+#[test]
+fn a_segment_of_another_format_version_is_refused_in_both_modes() {
+    let dir = TempDir::new("version");
+    fill(dir.path(), small(4096), 3, 10).close().unwrap();
+    let seg = segments(dir.path())[0].clone();
+    let mut bytes = std::fs::read(&seg).unwrap();
+    bytes[8] = 2; // version 2, with a checksum that matches
+    let crc = crc32fast::hash(&bytes[0..28]);
+    bytes[28..32].copy_from_slice(&crc.to_le_bytes());
+    std::fs::write(&seg, &bytes).unwrap();
+    for opts in [small(4096), salvage(small(4096))] {
+        let err = Wal::open(dir.path(), opts).err().unwrap();
+        assert_eq!(err.kind(), ErrorKind::Corrupt);
+        assert!(err.message().contains("version 2"), "{err}");
+    }
+    assert_eq!(std::fs::read(&seg).unwrap(), bytes, "nothing was deleted or cut");
+}
+
+#[test]
+fn a_newest_segment_shorter_than_its_header_is_an_interrupted_creation() {
+    let dir = TempDir::new("short-header");
+    fill(dir.path(), small(4096), 3, 10).close().unwrap();
+    std::fs::write(dir.path().join("00000000000000000004.wal"), b"LIBWALSG\x01").unwrap();
+    reopen_appends_after(dir.path(), small(4096), 3);
+}

@@ -115,3 +115,20 @@ fn truncate_in_sync_none_keeps_the_counter() {
     let wal = Wal::open(dir.path(), opts).unwrap();
     assert_eq!(wal.last_seq(), 30);
 }
+
+#[test]
+fn an_iterator_open_across_a_truncate_never_returns_a_truncated_record() {
+    let dir = TempDir::new("iter-trunc");
+    let wal = fill(dir.path(), small(1 << 20), 10, 10);
+    let mut iter = wal.iter(0).unwrap();
+    assert_eq!(iter.next().unwrap().unwrap().seq, 1);
+    wal.truncate(5).unwrap(); // the segment stays: it also holds 6..10
+    let err = iter.next().err().expect("record 2 is gone");
+    assert_eq!(err.kind(), ErrorKind::Range);
+    // An iterator already past the cut is unaffected.
+    let mut later = wal.iter(5).unwrap();
+    wal.truncate(6).unwrap();
+    assert_eq!(later.next().err().unwrap().kind(), ErrorKind::Range);
+    let mut after = wal.iter(6).unwrap();
+    assert_eq!(after.next().unwrap().unwrap().seq, 7);
+}
