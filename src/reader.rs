@@ -134,12 +134,12 @@ impl WalIter {
     /// Opens the segment holding the first wanted record; false when there
     /// is nothing to read yet.
     fn start(&mut self) -> Result<bool> {
-        let want = self.skip_upto + 1;
         let (segment, limit) = {
             let st = self.inner.state();
-            if want > st.last_seq() {
+            if self.skip_upto >= st.last_seq() {
                 return Ok(false);
             }
+            let want = self.skip_upto + 1;
             let holding = st.segments.partition_point(|s| s.first_seq <= want);
             let Some(segment) = holding.checked_sub(1).map(|i| st.segments[i].clone()) else {
                 return Err(truncated_while_reading(want));

@@ -183,3 +183,11 @@ fn eight_threads_sync_every() {
 fn eight_threads_sync_none() {
     hammer(SyncMode::None, 8, 1000);
 }
+
+#[test]
+fn reading_after_the_largest_seq_finds_nothing() {
+    let dir = TempDir::new("after-max");
+    let wal = fill(dir.path(), small(4096), 3, 1);
+    assert_eq!(seqs(&wal, u64::MAX), Vec::<u64>::new());
+    assert_eq!(seqs(&wal, 3), Vec::<u64>::new());
+}
