@@ -144,7 +144,7 @@ impl EncodedFrame {
         self.count
     }
 
-    pub fn len(&self) -> u64 {
+    pub fn frame_len(&self) -> u64 {
         self.bytes.len() as u64
     }
 

@@ -277,7 +277,7 @@ impl Wal {
     /// when it would not fit (a frame larger than a segment gets its own).
     fn write_locked(&self, st: &mut State, frame: &mut EncodedFrame, first_seq: u64) -> Result<()> {
         let fits = st.active.as_ref().is_some_and(|a| {
-            a.end == SEGMENT_HEADER_LEN as u64 || a.end + frame.len() <= self.inner.opts.segment_size
+            a.end == SEGMENT_HEADER_LEN as u64 || a.end + frame.frame_len() <= self.inner.opts.segment_size
         });
         if !fits {
             self.rotate(st, first_seq)?;

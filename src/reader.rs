@@ -57,7 +57,9 @@ impl WalIter {
     }
 
     /// The next record, None at the end of the log (as far as it is
-    /// written now: a later call may find records appended since).
+    /// written now: a later call may find records appended since). Not an
+    /// `Iterator`: each record borrows the iterator's buffer.
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<Option<Record<'_>>> {
         if let Some(e) = &self.failed {
             return Err(e.clone());

@@ -148,7 +148,7 @@ impl SegmentReader {
     pub fn open(fs: &dyn Fs, info: &SegmentInfo, limit: Option<u64>) -> Result<SegmentReader> {
         let path = &info.path;
         let file = fs.open(path, OpenMode::READ).map_err(|e| Error::io("open segment", path, e))?;
-        let len = file.len().map_err(|e| Error::io("stat", path, e))?;
+        let len = file.size().map_err(|e| Error::io("stat", path, e))?;
         let mut header = [0u8; SEGMENT_HEADER_LEN];
         let n = read_full_at(&*file, &mut header, 0).map_err(|e| Error::io("read", path, e))?;
         let first_seq = format::decode_segment_header(&header[..n]).map_err(|why| {
@@ -193,7 +193,7 @@ impl SegmentReader {
 
     /// The segment file's current length.
     pub fn file_len(&self) -> Result<u64> {
-        self.file.len().map_err(|e| Error::io("stat", &self.path, e))
+        self.file.size().map_err(|e| Error::io("stat", &self.path, e))
     }
 
     /// Lets the reader go further: the writer has published more data.

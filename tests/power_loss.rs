@@ -104,7 +104,7 @@ fn check_batches_whole(by_seq: &BTreeMap<u64, Rec>, ctx: &str) {
 
 fn value(rng: &mut Rng) -> Vec<u8> {
     let len = rng.below(300) as usize;
-    (0..len).map(|_| rng.next() as u8).collect()
+    (0..len).map(|_| rng.next_u64() as u8).collect()
 }
 
 /// Random operations until one fails (the power is off) or `ops` are done.

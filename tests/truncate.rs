@@ -123,7 +123,7 @@ fn an_iterator_open_across_a_truncate_never_returns_a_truncated_record() {
     let mut iter = wal.iter(0).unwrap();
     assert_eq!(iter.next().unwrap().unwrap().seq, 1);
     wal.truncate(5).unwrap(); // the segment stays: it also holds 6..10
-    let err = iter.next().err().expect("record 2 is gone");
+    let err = iter.next().expect_err("record 2 is gone");
     assert_eq!(err.kind(), ErrorKind::Range);
     // An iterator already past the cut is unaffected.
     let mut later = wal.iter(5).unwrap();

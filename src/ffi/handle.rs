@@ -21,7 +21,7 @@ pub struct wal_t {
 /// sync_every 100, WAL_RECOVER_TAIL, writable, preallocate, create_if_missing.
 /// A NULL `opts` is ignored.
 #[unsafe(no_mangle)]
-pub extern "C" fn wal_options_init(opts: *mut wal_options_t) {
+pub unsafe extern "C" fn wal_options_init(opts: *mut wal_options_t) {
     // SAFETY: the caller passes NULL or a valid, writable wal_options_t.
     if let Some(opts) = unsafe { opts.as_mut() } {
         *opts = wal_options_t {

@@ -47,7 +47,8 @@ pub trait FsFile: Send + Sync {
     /// Reserves `len` bytes (fallocate); a file system that cannot just
     /// returns Ok.
     fn allocate(&self, len: u64) -> io::Result<()>;
-    fn len(&self) -> io::Result<u64>;
+    /// The file's size in bytes.
+    fn size(&self) -> io::Result<u64>;
 }
 
 /// A file system: the directory operations the log needs.

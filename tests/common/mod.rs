@@ -53,8 +53,11 @@ pub fn fill(dir: &Path, opts: Options, n: u64, len: usize) -> Wal {
     wal
 }
 
-/// (seq, op, key, value) of every record after `after`.
-pub fn collect(wal: &Wal, after: u64) -> wal::Result<Vec<(u64, u8, Vec<u8>, Vec<u8>)>> {
+/// A record read back: (seq, op, key, value).
+pub type Row = (u64, u8, Vec<u8>, Vec<u8>);
+
+/// Every record after `after`.
+pub fn collect(wal: &Wal, after: u64) -> wal::Result<Vec<Row>> {
     let mut iter = wal.iter(after)?;
     let mut out = Vec::new();
     while let Some(r) = iter.next()? {
