@@ -73,6 +73,8 @@ static void test_version_is_major_minor_patch(void) {
     CHECK(end == (int)strlen(v));
     CHECK(v[0] >= '0' && v[0] <= '9');
     if (end != (int)strlen(v)) fprintf(stderr, "  wal_version() = \"%s\"\n", v);
+    /* The library linked in is the one this header describes. */
+    CHECK(major == WAL_VERSION_MAJOR && minor == WAL_VERSION_MINOR && patch == WAL_VERSION_PATCH);
 }
 
 static void test_strerror_names_every_code(void) {

@@ -28,6 +28,16 @@
 
 
 /**
+ * The version of this header; wal_version() returns the library's as
+ * "MAJOR.MINOR.PATCH", so a program can compare the two at run time.
+ */
+#define WAL_VERSION_MAJOR 0
+
+#define WAL_VERSION_MINOR 1
+
+#define WAL_VERSION_PATCH 0
+
+/**
  * Success.
  */
 #define WAL_OK 0

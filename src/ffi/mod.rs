@@ -16,6 +16,29 @@ pub use status::*;
 
 use std::ffi::{c_int, c_void};
 
+/// The version of this header; wal_version() returns the library's as
+/// "MAJOR.MINOR.PATCH", so a program can compare the two at run time.
+pub const WAL_VERSION_MAJOR: u32 = 0;
+pub const WAL_VERSION_MINOR: u32 = 1;
+pub const WAL_VERSION_PATCH: u32 = 0;
+
+const fn parse_u32(s: &str) -> u32 {
+    let (bytes, mut i, mut n) = (s.as_bytes(), 0, 0);
+    while i < bytes.len() {
+        n = n * 10 + (bytes[i] - b'0') as u32;
+        i += 1;
+    }
+    n
+}
+
+// The header's version macros must be Cargo.toml's version: a mismatch does
+// not compile.
+const _: () = assert!(
+    WAL_VERSION_MAJOR == parse_u32(env!("CARGO_PKG_VERSION_MAJOR"))
+        && WAL_VERSION_MINOR == parse_u32(env!("CARGO_PKG_VERSION_MINOR"))
+        && WAL_VERSION_PATCH == parse_u32(env!("CARGO_PKG_VERSION_PATCH"))
+);
+
 /// Success.
 pub const WAL_OK: c_int = 0;
 /// A bad argument: NULL pointer, NULL buffer with a non-zero length,
