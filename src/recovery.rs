@@ -71,7 +71,7 @@ pub fn recover(fs: &dyn Fs, dir: &Path, opts: &Options) -> Result<Recovered> {
 
     let (last_seq, newest_end) = match opts.recovery_mode {
         _ if segments.is_empty() => (floor, None),
-        RecoveryMode::Tail => scan_newest(fs, &segments, &mut repairs)?,
+        RecoveryMode::Tail => scan_newest(fs, opts, &segments, &mut repairs)?,
         RecoveryMode::Salvage => scan_all(fs, &mut segments, &mut repairs)?,
     };
     let mut recovered = Recovered { floor, segments, last_seq: last_seq.max(floor), newest_end };
@@ -88,8 +88,7 @@ pub fn recover(fs: &dyn Fs, dir: &Path, opts: &Options) -> Result<Recovered> {
 }
 
 /// Reads frames until the first one that is not whole and valid.
-fn read_to_stop(reader: &mut SegmentReader) -> Result<(u64, Stop)> {
-    let mut expected = reader.first_seq();
+fn read_to_stop(reader: &mut SegmentReader, mut expected: u64) -> Result<(u64, Stop)> {
     loop {
         match reader.next(expected)? {
             Step::Frame(frame) => expected = frame.header.last_seq() + 1,
@@ -100,12 +99,35 @@ fn read_to_stop(reader: &mut SegmentReader) -> Result<(u64, Stop)> {
 
 /// TAIL: the end of the log is the end of the newest segment's valid frames,
 /// provided nothing valid follows the point where they stop.
-fn scan_newest(fs: &dyn Fs, segments: &[SegmentInfo], repairs: &mut Repairs) -> Result<(u64, Option<u64>)> {
+fn scan_newest(
+    fs: &dyn Fs,
+    opts: &Options,
+    segments: &[SegmentInfo],
+    repairs: &mut Repairs,
+) -> Result<(u64, Option<u64>)> {
     let newest = segments.last().unwrap();
     let mut reader = SegmentReader::open(fs, newest, None)?;
-    let (expected, stop) = read_to_stop(&mut reader)?;
-    let tail = reader.scan_tail(stop.offset, expected)?;
-    if let Some(at) = tail.valid_frame_at {
+    let mut expected = reader.first_seq();
+    loop {
+        let (next, stop) = read_to_stop(&mut reader, expected)?;
+        expected = next;
+        let tail = reader.scan_tail(stop.offset, expected)?;
+        let Some(at) = tail.valid_frame_at else {
+            if tail.has_data {
+                repairs.cut = Some((newest.clone(), stop.offset));
+            }
+            return Ok((expected - 1, Some(stop.offset)));
+        };
+        // Beside a read-only open a writer may be appending: the frame that
+        // looked torn may have been half-written then and whole now. Read
+        // again from there; only damage that stays put is corruption.
+        if opts.read_only {
+            reader.refresh()?;
+            if let Step::Frame(frame) = reader.next(expected)? {
+                expected = frame.header.last_seq() + 1;
+                continue;
+            }
+        }
         return Err(Error::corrupt(
             &newest.path,
             format!(
@@ -114,10 +136,6 @@ fn scan_newest(fs: &dyn Fs, segments: &[SegmentInfo], repairs: &mut Repairs) -> 
             ),
         ));
     }
-    if tail.has_data {
-        repairs.cut = Some((newest.clone(), stop.offset));
-    }
-    Ok((expected - 1, Some(stop.offset)))
 }
 
 /// SALVAGE: read from the first segment; at the first damaged record or gap,
@@ -145,7 +163,7 @@ fn scan_all(fs: &dyn Fs, segments: &mut Vec<SegmentInfo>, repairs: &mut Repairs)
             repairs.delete.extend(segments.drain(i..));
             break;
         };
-        let (next, stop) = read_to_stop(&mut reader)?;
+        let (next, stop) = read_to_stop(&mut reader, expected)?;
         expected = next;
         let is_last = i + 1 == segments.len();
         if is_last || segments[i + 1].first_seq != expected {
@@ -165,7 +183,8 @@ fn scan_all(fs: &dyn Fs, segments: &mut Vec<SegmentInfo>, repairs: &mut Repairs)
         None if segments.is_empty() => Ok((expected - 1, None)),
         None => {
             let mut reader = SegmentReader::open(fs, segments.last().unwrap(), None)?;
-            let (next, stop) = read_to_stop(&mut reader)?;
+            let first = reader.first_seq();
+            let (next, stop) = read_to_stop(&mut reader, first)?;
             if reader.scan_tail(stop.offset, 0)?.has_data {
                 repairs.cut = Some((segments.last().unwrap().clone(), stop.offset));
             }

@@ -196,6 +196,15 @@ impl SegmentReader {
         self.file.size().map_err(|e| Error::io("stat", &self.path, e))
     }
 
+    /// Forgets what was read ahead and reads up to the file's current size:
+    /// another process may have written since.
+    pub fn refresh(&mut self) -> Result<()> {
+        self.buf.clear();
+        let len = self.file_len()?;
+        self.extend_limit(len);
+        Ok(())
+    }
+
     /// Lets the reader go further: the writer has published more data.
     pub fn extend_limit(&mut self, limit: u64) {
         self.limit = self.limit.max(limit);

@@ -230,3 +230,37 @@ fn a_newest_segment_shorter_than_its_header_is_an_interrupted_creation() {
     std::fs::write(dir.path().join("00000000000000000004.wal"), b"LIBWALSG\x01").unwrap();
     reopen_appends_after(dir.path(), small(4096), 3);
 }
+
+#[test]
+fn read_only_opens_beside_a_busy_writer_always_succeed() {
+    // A read-only open can meet a frame the writer is half-way through
+    // writing, and a whole frame there a moment later.
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = TempDir::new("ro-busy");
+    let opts = Options { sync_mode: wal::SyncMode::None, segment_size: 1 << 20, ..Options::default() };
+    let wal = Wal::open(dir.path(), opts).unwrap();
+    wal.append(1, b"first", b"").unwrap();
+    let done = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let value = vec![0xabu8; 100];
+            for _ in 0..50_000 {
+                if done.load(Ordering::Relaxed) {
+                    break;
+                }
+                wal.append(1, b"k", &value).unwrap();
+            }
+            done.store(true, Ordering::Relaxed);
+        });
+        for _ in 0..200 {
+            if done.load(Ordering::Relaxed) {
+                break;
+            }
+            let ro = Wal::open(dir.path(), Options { read_only: true, ..opts })
+                .unwrap_or_else(|e| panic!("read-only open beside a writer: {e}"));
+            assert_eq!(ro.first_seq(), 1);
+            assert_eq!(common::collect(&ro, 0).unwrap().len() as u64, ro.last_seq());
+        }
+        done.store(true, Ordering::Relaxed);
+    });
+}
