@@ -184,6 +184,7 @@ impl FrameHeader {
     pub fn plausible(&self, expected_seq: u64, room: u64) -> bool {
         self.count >= 1
             && self.first_seq == expected_seq
+            && self.first_seq.checked_add(self.count as u64).is_some()
             && self.payload_len >= self.count as u64 * ENTRY_HEADER_LEN as u64
             && self.payload_len <= room.saturating_sub(FRAME_HEADER_LEN as u64)
     }

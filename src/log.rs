@@ -247,6 +247,9 @@ impl Wal {
             let mut st = self.inner.state();
             self.inner.check_writable()?;
             let first = st.next_seq;
+            if first.checked_add(frame.count() as u64).is_none() {
+                return Err(Error::range("sequence numbers are exhausted: the next would pass 2^64-1"));
+            }
             if let Err(e) = self.write_locked(&mut st, &mut frame, first) {
                 self.inner.poison();
                 return Err(e);
@@ -343,6 +346,18 @@ impl Wal {
             }),
             None => Ok(()),
         };
+        // A seal (rotation) that failed while this sync ran may hold records
+        // at or below `upto`, and a later fdatasync of the same file can
+        // succeed for pages the kernel dropped: a poisoned handle vouches for
+        // nothing more. Rotation poisons under the state lock, so taking it
+        // here orders the check after any seal that overlapped this sync.
+        let result = result.and_then(|()| {
+            let _st = inner.state();
+            match inner.poisoned.load(Ordering::SeqCst) {
+                true => Err(Error::poisoned()),
+                false => Ok(()),
+            }
+        });
 
         let mut s = inner.sync_state();
         s.syncing = false;
@@ -380,6 +395,14 @@ impl Wal {
         if inner.opts.sync_mode != SyncMode::None {
             self.sync_to(last)?;
         }
+        // A failed write, sync, rename or removal leaves the floor on disk
+        // unknown: poison, as for any failed write, and let a reopen decide.
+        self.cut_below(upto_seq).inspect_err(|_| inner.poison())
+    }
+
+    /// Records the floor durably, then deletes the segments under it.
+    fn cut_below(&self, upto_seq: u64) -> Result<()> {
+        let inner = &self.inner;
         meta::write_floor(&*inner.fs, &inner.dir, upto_seq)?;
         let doomed = {
             let mut st = inner.state();

@@ -37,22 +37,27 @@ pub struct Recovered {
 /// Changes recovery decided on, applied only by a writable open.
 #[derive(Debug, Default)]
 struct Repairs {
-    delete: Vec<SegmentInfo>,
+    /// Segments before the log's start, oldest first.
+    drop_front: Vec<SegmentInfo>,
+    /// Segments after the log's end, oldest first.
+    drop_back: Vec<SegmentInfo>,
     cut: Option<(SegmentInfo, u64)>,
 }
 
 pub fn recover(fs: &dyn Fs, dir: &Path, opts: &Options) -> Result<Recovered> {
     let floor = meta::read_floor(fs, dir)?;
+    if floor == u64::MAX {
+        return Err(Error::corrupt(&dir.join(meta::META_FILE), "the truncation floor is out of range"));
+    }
     let mut segments = segment::list_segments(fs, dir)?;
     let mut repairs = Repairs::default();
 
     // Leftovers of a truncate that recorded its floor but died before deleting.
-    while segments.len() >= 2 && segments[1].first_seq <= floor + 1 {
-        repairs.delete.push(segments.remove(0));
-    }
+    let wholly_below = segments.iter().skip(1).take_while(|s| s.first_seq <= floor + 1).count();
+    repairs.drop_front.extend(segments.drain(..wholly_below));
     if let Some(newest) = segments.last() {
         if segment::is_unborn(fs, &newest.path)? {
-            repairs.delete.push(segments.pop().unwrap());
+            repairs.drop_back.push(segments.pop().unwrap());
         }
     }
     if let Some(first) = segments.first() {
@@ -64,7 +69,7 @@ pub fn recover(fs: &dyn Fs, dir: &Path, opts: &Options) -> Result<Recovered> {
             );
             match opts.recovery_mode {
                 RecoveryMode::Tail => return Err(Error::corrupt(&first.path, missing)),
-                RecoveryMode::Salvage => repairs.delete.append(&mut segments),
+                RecoveryMode::Salvage => repairs.drop_back.append(&mut segments),
             }
         }
     }
@@ -77,7 +82,7 @@ pub fn recover(fs: &dyn Fs, dir: &Path, opts: &Options) -> Result<Recovered> {
     let mut recovered = Recovered { floor, segments, last_seq: last_seq.max(floor), newest_end };
     if newest_end.is_some() && last_seq <= floor {
         // Every record left is truncated: a truncate died before deleting.
-        repairs.delete.append(&mut recovered.segments);
+        repairs.drop_front.append(&mut recovered.segments);
         repairs.cut = None;
         recovered.newest_end = None;
     }
@@ -160,7 +165,7 @@ fn scan_all(fs: &dyn Fs, segments: &mut Vec<SegmentInfo>, repairs: &mut Repairs)
         };
         let Some(mut reader) = reader else {
             // A gap or a bad header: the log ends with the previous segment.
-            repairs.delete.extend(segments.drain(i..));
+            repairs.drop_back.extend(segments.drain(i..));
             break;
         };
         let (next, stop) = read_to_stop(&mut reader, expected)?;
@@ -171,7 +176,7 @@ fn scan_all(fs: &dyn Fs, segments: &mut Vec<SegmentInfo>, repairs: &mut Repairs)
                 repairs.cut = Some((segments[i].clone(), stop.offset));
             }
             end = Some(stop.offset);
-            repairs.delete.extend(segments.drain(i + 1..));
+            repairs.drop_back.extend(segments.drain(i + 1..));
             break;
         }
         i += 1;
@@ -193,17 +198,29 @@ fn scan_all(fs: &dyn Fs, segments: &mut Vec<SegmentInfo>, repairs: &mut Repairs)
     }
 }
 
+/// Applies the repairs in an order that leaves a sound log if the process
+/// dies half-way: the segments after the end go first, newest first (what
+/// is left is a prefix of the log), then the cut, then the segments before
+/// the start, oldest first (what is left is a suffix).
 fn apply(fs: &dyn Fs, dir: &Path, opts: &Options, repairs: Repairs) -> Result<()> {
+    remove_segments(fs, dir, repairs.drop_back.iter().rev())?;
     if let Some((seg, at)) = &repairs.cut {
         cut_segment(fs, &seg.path, *at, opts.preallocate.then_some(opts.segment_size))?;
     }
-    for seg in &repairs.delete {
+    remove_segments(fs, dir, repairs.drop_front.iter())?;
+    meta::remove_stale_tmp(fs, dir)
+}
+
+fn remove_segments<'a>(fs: &dyn Fs, dir: &Path, segments: impl Iterator<Item = &'a SegmentInfo>) -> Result<()> {
+    let mut removed = false;
+    for seg in segments {
         fs.remove_file(&seg.path).map_err(|e| Error::io("remove segment", &seg.path, e))?;
+        removed = true;
     }
-    if !repairs.delete.is_empty() {
+    if removed {
         segment::sync_dir(fs, dir)?;
     }
-    meta::remove_stale_tmp(fs, dir)
+    Ok(())
 }
 
 /// Cuts a segment at `at`: everything from there on becomes zeros (or is gone),

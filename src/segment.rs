@@ -6,6 +6,7 @@
 use crate::error::{Error, Result};
 use crate::format::{self, FrameHeader, FRAME_HEADER_LEN, MIN_FRAME_LEN, SEGMENT_HEADER_LEN};
 use crate::io::{read_full_at, Fs, FsFile, OpenMode};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -31,13 +32,13 @@ pub fn list_segments(fs: &dyn Fs, dir: &Path) -> Result<Vec<SegmentInfo>> {
     let names = fs.list(dir).map_err(|e| Error::io("list directory", dir, e))?;
     let mut segments = Vec::new();
     for name in names {
-        let Some(name) = name.to_str() else { continue };
-        let Some(stem) = name.strip_suffix(SUFFIX) else { continue };
-        let path = dir.join(name);
-        match stem.parse::<u64>() {
-            Ok(first_seq) if stem.len() == DIGITS && first_seq > 0 => {
-                segments.push(SegmentInfo { first_seq, path })
-            }
+        let Some(stem) = name.as_bytes().strip_suffix(SUFFIX.as_bytes()) else { continue };
+        let path = dir.join(&name);
+        let digits = stem.len() == DIGITS && stem.iter().all(u8::is_ascii_digit);
+        // 20 ASCII digits are valid UTF-8 and parse unless they pass u64::MAX.
+        let first_seq = digits.then(|| std::str::from_utf8(stem).ok()?.parse::<u64>().ok()).flatten();
+        match first_seq {
+            Some(first_seq) if first_seq > 0 => segments.push(SegmentInfo { first_seq, path }),
             _ => return Err(Error::corrupt(&path, "is not a segment name (20 digits + .wal)")),
         }
     }

@@ -5,11 +5,16 @@
 //! replay a truncated one, never split a batch and never reuse a seq.
 
 mod common;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::ffi::OsString;
+use std::io;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use wal::io::sim::{OpKind, Rng};
-use wal::io::SimFs;
+use wal::io::{Fs, FsFile, OpenMode, SimFs};
 use wal::{Entry, ErrorKind, Options, RecoveryMode, SyncMode, Wal, OP_CHECKPOINT};
 
 const DIR: &str = "/sim/wal";
@@ -308,4 +313,187 @@ fn enospc_on_a_new_segment_poisons_and_recovers() {
 
 fn libc_eio() -> i32 {
     5
+}
+
+/// Contract: "After a failed write or sync the handle is poisoned". A failed
+/// fsync of wal.meta.tmp inside wal_truncate returns WAL_E_IO but leaves the
+/// handle writable.
+#[test]
+fn a_failed_fsync_inside_truncate_poisons_the_handle() {
+    let sim = SimFs::new();
+    let wal = Wal::open_in(Arc::new(sim.clone()), DIR, Options::default()).unwrap();
+    for i in 0..5u64 { wal.append(1, &i.to_le_bytes(), b"v").unwrap(); }
+    sim.fail_next(OpKind::Sync, 5);
+    let e = wal.truncate(3).err().expect("truncate meets the failed fsync");
+    assert_eq!(e.kind(), ErrorKind::Io, "{e}");
+    let next = wal.append(1, b"after", b"failed fsync");
+    assert!(matches!(&next, Err(e) if e.kind() == ErrorKind::Poisoned), "append after failed fsync: {next:?}");
+}
+
+// ---------- a file system wrapper that can hold a given fdatasync ----------
+enum Gate {
+    /// Do the real sync, then wait for the test before returning Ok.
+    SyncThenWait(Receiver<()>),
+    /// Wait for the test, then fail with EIO without syncing.
+    WaitThenFail(Receiver<()>),
+}
+#[derive(Default)]
+struct Ctl {
+    syncs: AtomicU64,
+    gates: Mutex<HashMap<u64, Gate>>,
+}
+struct GateFs {
+    inner: SimFs,
+    ctl: Arc<Ctl>,
+}
+struct GateFile {
+    inner: Arc<dyn FsFile>,
+    ctl: Arc<Ctl>,
+}
+impl FsFile for GateFile {
+    fn read_at(&self, b: &mut [u8], o: u64) -> io::Result<usize> { self.inner.read_at(b, o) }
+    fn write_all_at(&self, b: &[u8], o: u64) -> io::Result<()> { self.inner.write_all_at(b, o) }
+    fn sync_data(&self) -> io::Result<()> {
+        let n = self.ctl.syncs.fetch_add(1, Ordering::SeqCst) + 1;
+        let gate = self.ctl.gates.lock().unwrap().remove(&n);
+        match gate {
+            None => self.inner.sync_data(),
+            Some(Gate::SyncThenWait(rx)) => {
+                let r = self.inner.sync_data();
+                rx.recv().unwrap();
+                r
+            }
+            Some(Gate::WaitThenFail(rx)) => {
+                rx.recv().unwrap();
+                Err(io::Error::from_raw_os_error(5))
+            }
+        }
+    }
+    fn sync_all(&self) -> io::Result<()> { self.sync_data() }
+    fn set_len(&self, l: u64) -> io::Result<()> { self.inner.set_len(l) }
+    fn allocate(&self, l: u64) -> io::Result<()> { self.inner.allocate(l) }
+    fn size(&self) -> io::Result<u64> { self.inner.size() }
+}
+impl Fs for GateFs {
+    fn open(&self, p: &Path, m: OpenMode) -> io::Result<Arc<dyn FsFile>> {
+        Ok(Arc::new(GateFile { inner: self.inner.open(p, m)?, ctl: self.ctl.clone() }))
+    }
+    fn is_dir(&self, p: &Path) -> io::Result<bool> { self.inner.is_dir(p) }
+    fn create_dir_all(&self, p: &Path) -> io::Result<()> { self.inner.create_dir_all(p) }
+    fn list(&self, d: &Path) -> io::Result<Vec<OsString>> { self.inner.list(d) }
+    fn remove_file(&self, p: &Path) -> io::Result<()> { self.inner.remove_file(p) }
+    fn rename(&self, a: &Path, b: &Path) -> io::Result<()> { self.inner.rename(a, b) }
+    fn sync_dir(&self, d: &Path) -> io::Result<()> { self.inner.sync_dir(d) }
+    fn lock(&self, p: &Path) -> io::Result<Box<dyn std::any::Any + Send + Sync>> { self.inner.lock(p) }
+}
+fn wait_for_syncs(ctl: &Ctl, n: u64) {
+    while ctl.syncs.load(Ordering::SeqCst) < n {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// WAL_SYNC_ALWAYS: append #4 returns Ok(4) although the only fdatasync that
+/// ever covered it (the rotation's seal of segment 1) FAILED. The group-commit
+/// leader becomes leader before the failure and snapshots `active == None`
+/// after it, so it "syncs nothing" and marks seq 4 durable.
+#[test]
+fn a_group_commit_never_acknowledges_a_record_whose_seal_failed() {
+        let sim = SimFs::new();
+    let ctl = Arc::new(Ctl::default());
+    let fs: Arc<dyn Fs> = Arc::new(GateFs { inner: sim.clone(), ctl: ctl.clone() });
+    let opts = Options { segment_size: 4096, preallocate: false, sync_mode: SyncMode::Always, ..Options::default() };
+    let wal = Arc::new(Wal::open_in(fs, DIR, opts).unwrap());
+    let v = vec![7u8; 800]; // frame = 838 bytes: 4 fit in a 4096-byte segment, the 5th rotates
+    assert_eq!(wal.append(1, b"key-1", &v).unwrap(), 1); // syncs #1 (segment creation), #2
+    assert_eq!(wal.append(1, b"key-2", &v).unwrap(), 2); // sync #3
+    let base = ctl.syncs.load(Ordering::SeqCst);
+    let (g1, r1): (Sender<()>, Receiver<()>) = channel();
+    let (g2, r2): (Sender<()>, Receiver<()>) = channel();
+    ctl.gates.lock().unwrap().insert(base + 1, Gate::SyncThenWait(r1)); // C's group commit
+    ctl.gates.lock().unwrap().insert(base + 2, Gate::WaitThenFail(r2)); // B's seal of segment 1
+    let w = wal.clone();
+    let c = std::thread::spawn(move || w.append(1, b"key-3", &v.clone()));
+    wait_for_syncs(&ctl, base + 1); // C is the leader, parked after its (real) sync
+    let w = wal.clone();
+    let v = vec![7u8; 800];
+    let a = std::thread::spawn(move || w.append(1, b"key-4", &v)); // follower
+    std::thread::sleep(Duration::from_millis(200));
+    let w = wal.clone();
+    let v = vec![7u8; 800];
+    let b = std::thread::spawn(move || w.append(1, b"key-5", &v)); // rotates, holds the state lock
+    wait_for_syncs(&ctl, base + 2);
+    g1.send(()).unwrap(); // C finishes; A becomes the leader and waits for the state lock
+    std::thread::sleep(Duration::from_millis(300));
+    g2.send(()).unwrap(); // the seal's fdatasync of segment 1 fails -> poisoned, active = None
+    // C's own fdatasync succeeded, but a seal failed before C returned: it
+    // may report success or, conservatively, the poisoning.
+    match c.join().unwrap() {
+        Ok(seq) => assert_eq!(seq, 3),
+        Err(e) => assert_eq!(e.kind(), ErrorKind::Poisoned),
+    }
+    assert!(b.join().unwrap().is_err());
+    assert!(wal.is_poisoned());
+    let a_result = a.join().unwrap();
+    // Contract: an Ok from a WAL_SYNC_ALWAYS append means durable. Record 4 was
+    // never successfully synced: any Ok here is a false acknowledgement.
+    let mut lost_after_crash = 0;
+    for seed in 0..30 {
+        let crashed = sim.crash(&mut Rng::new(seed));
+        let w2 = Wal::open_in(Arc::new(crashed), DIR, Options { recovery_mode: RecoveryMode::Salvage, ..opts }).unwrap();
+        if w2.last_seq() < 4 { lost_after_crash += 1; }
+    }
+    assert!(a_result.is_err(), "append 4 returned {a_result:?} although its fdatasync failed; \
+        after a power cut it is lost in {lost_after_crash}/30 crash images");
+}
+
+/// A SALVAGE repair cut short by a power loss at any of its I/O calls loses
+/// nothing: salvaging again gives exactly what an uninterrupted salvage
+/// keeps, and a TAIL open of the half-repaired log never replays a record
+/// past the damage.
+#[test]
+fn a_salvage_repair_interrupted_anywhere_can_be_finished() {
+    let opts = Options { segment_size: 4096, preallocate: false, ..Options::default() };
+    let salvage = Options { recovery_mode: RecoveryMode::Salvage, ..opts };
+    let damaged = || {
+        let fs = SimFs::new();
+        let wal = Wal::open_in(Arc::new(fs.clone()), DIR, opts).unwrap();
+        for i in 0..40u64 {
+            wal.append(1, &i.to_le_bytes(), &[i as u8; 300]).unwrap();
+        }
+        drop(wal);
+        // Damage the second frame of the second segment.
+        let seg = Path::new(DIR).join(wal::segment::segment_name(first_seq_of_segment(&fs, 1)));
+        let mut bytes = fs.read_file(&seg).unwrap();
+        bytes[32 + (24 + 9 + 8 + 300) + 40] ^= 0xff;
+        fs.write_file(&seg, &bytes).unwrap();
+        fs
+    };
+    let expected = {
+        let wal = Wal::open_in(Arc::new(damaged()), DIR, salvage).unwrap();
+        common::collect(&wal, 0).unwrap()
+    };
+    let kept = expected.last().unwrap().0;
+    for cut_after in 0..12 {
+        let fs = damaged();
+        fs.cut_power_after(cut_after);
+        let _ = Wal::open_in(Arc::new(fs.clone()), DIR, salvage);
+        for seed in 0..4 {
+            let crashed = fs.crash(&mut Rng::new(seed));
+            if let Ok(wal) = Wal::open_in(Arc::new(crashed.clone()), DIR, opts) {
+                let mut iter = wal.iter(0).unwrap();
+                while let Ok(Some(r)) = iter.next() {
+                    assert!(r.seq <= kept, "cut after {cut_after}, seed {seed}: TAIL replayed {} past the damage", r.seq);
+                }
+            }
+            let wal = Wal::open_in(Arc::new(crashed), DIR, salvage).unwrap();
+            assert_eq!(common::collect(&wal, 0).unwrap(), expected, "cut after {cut_after}, seed {seed}");
+        }
+    }
+}
+
+fn first_seq_of_segment(fs: &SimFs, index: usize) -> u64 {
+    let mut names: Vec<String> = fs.list(Path::new(DIR)).unwrap().into_iter()
+        .map(|n| n.into_string().unwrap()).filter(|n| n.ends_with(".wal")).collect();
+    names.sort();
+    names[index].trim_end_matches(".wal").parse().unwrap()
 }

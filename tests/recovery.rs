@@ -264,3 +264,34 @@ fn read_only_opens_beside_a_busy_writer_always_succeed() {
         done.store(true, Ordering::Relaxed);
     });
 }
+
+/// FORMAT.md: a `*.wal` file whose name is not exactly 20 digits makes open
+/// fail with WAL_E_CORRUPT. `str::parse::<u64>` accepts a leading '+', so
+/// "+0000000000000000004.wal" is taken for segment 4 -- and deleted as an
+/// "unborn" segment by a writable TAIL open.
+#[test]
+fn a_segment_name_with_a_plus_sign_is_refused_not_deleted() {
+    let dir = TempDir::new("plus");
+    let w = fill(dir.path(), small(4096), 3, 10);
+    w.close().unwrap();
+    let stray = dir.path().join("+0000000000000000004.wal");
+    std::fs::write(&stray, b"user data").unwrap();
+    let r = Wal::open(dir.path(), small(4096));
+    let exists = stray.exists();
+    assert!(matches!(&r, Err(e) if e.kind() == ErrorKind::Corrupt),
+        "open returned {:?}; stray file still exists: {exists}", r.as_ref().map(|w| w.last_seq()));
+    assert!(exists);
+}
+
+/// FORMAT.md: a *.wal file with a bad name is refused. A non-UTF-8 name
+/// ending in .wal is silently ignored (list_segments `continue`s).
+#[test]
+fn a_non_utf8_wal_name_is_refused_not_ignored() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = TempDir::new("nonutf8");
+    let w = fill(dir.path(), small(4096), 3, 10);
+    w.close().unwrap();
+    std::fs::write(dir.path().join(std::ffi::OsStr::from_bytes(b"\xff\xfe.wal")), b"x").unwrap();
+    let r = Wal::open(dir.path(), small(4096));
+    assert!(matches!(&r, Err(e) if e.kind() == ErrorKind::Corrupt), "open: {:?}", r.map(|w| w.last_seq()));
+}

@@ -132,3 +132,17 @@ fn an_iterator_open_across_a_truncate_never_returns_a_truncated_record() {
     let mut after = wal.iter(6).unwrap();
     assert_eq!(after.next().unwrap().unwrap().seq, 7);
 }
+
+/// A wal.meta whose floor is u64::MAX (with a valid CRC) is out of range:
+/// refused, rather than wrapping the counter to hand out seq 0.
+#[test]
+fn a_floor_at_the_largest_seq_is_refused() {
+    let dir = TempDir::new("maxfloor");
+    std::fs::create_dir_all(dir.path()).unwrap();
+    std::fs::write(dir.path().join("wal.meta"), wal::format::encode_meta(u64::MAX)).unwrap();
+    assert_eq!(Wal::open(dir.path(), small(4096)).err().unwrap().kind(), ErrorKind::Corrupt);
+    std::fs::write(dir.path().join("wal.meta"), wal::format::encode_meta(u64::MAX - 1)).unwrap();
+    let wal = Wal::open(dir.path(), small(4096)).unwrap();
+    assert_eq!(wal.last_seq(), u64::MAX - 1);
+    assert_eq!(wal.append(1, b"k", b"v").err().unwrap().kind(), ErrorKind::Range, "no seq is left");
+}
