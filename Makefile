@@ -21,7 +21,7 @@ C_NAMES  := $(basename $(notdir $(C_SRCS)))
 C_STATIC := $(addprefix $(BUILD)/static/,$(C_NAMES))
 C_SHARED := $(addprefix $(BUILD)/shared/,$(C_NAMES))
 
-.PHONY: all lib check check-header test-rust test-c test-cxx install uninstall bench clean
+.PHONY: all lib check check-header test-rust test-c test-cxx test-example install uninstall bench clean
 
 all: lib
 
@@ -62,7 +62,16 @@ test-cxx: include/wal.h
 test-c: lib $(C_STATIC) $(C_SHARED)
 	sh c_tests/run.sh $(C_STATIC) $(C_SHARED)
 
-check: check-header test-cxx test-rust test-c
+# The README's example, built against the installed-style header and run in a
+# fresh directory.
+test-example: lib
+	@mkdir -p $(BUILD)
+	$(CC) -std=c99 -Wall -Wextra -Werror -pedantic -Iinclude -o $(BUILD)/demo examples/demo.c \
+	    -L$(REL) -lwal -Wl,-rpath,$(abspath $(REL))
+	rm -rf $(BUILD)/demo-run && mkdir -p $(BUILD)/demo-run
+	cd $(BUILD)/demo-run && ../demo
+
+check: check-header test-cxx test-rust test-example test-c
 
 install: lib
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(LIBDIR)/pkgconfig
