@@ -136,7 +136,8 @@ fn scan_newest(
         return Err(Error::corrupt(
             &newest.path,
             format!(
-                "damaged record at offset {} ({}), expected seq {expected}, with a valid record after it at offset {at}",
+                "damaged record at offset {} ({}), expected seq {expected}, with a valid record after it at offset {at}; \
+                 if the machine lost power with appends in flight, WAL_RECOVER_SALVAGE keeps every record before the damage",
                 stop.offset, stop.reason
             ),
         ));
