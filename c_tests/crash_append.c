@@ -126,13 +126,7 @@ static void *append_forever(void *arg) {
 
 static void child_main(void *ctx, int fd) {
     const round_cfg_t *cfg = ctx;
-    wal_options_t opts;
-    wal_options_init(&opts);
-    opts.segment_size = SEGMENT_SIZE;
-    opts.sync_mode = WAL_SYNC_ALWAYS;
-    opts.preallocate = cfg->preallocate;
-    wal_t *w = NULL;
-    if (wal_open(cfg->dir, &opts, &w) != WAL_OK) cu_child_fail("wal_open");
+    wal_t *w = cu_child_open(cfg->dir, SEGMENT_SIZE, cfg->preallocate);
     ack_t opened = { 0, cfg->round, 0, 0, 0 };
     cu_send(fd, &opened, sizeof opened);
 

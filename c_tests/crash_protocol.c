@@ -197,13 +197,7 @@ static void child_main(void *ctx, int fd) {
     const round_cfg_t *cfg = ctx;
     store_t store;
     if (load_state(cfg->paths, &store) != 0) _exit(CU_CHILD_FAILED);
-    wal_options_t opts;
-    wal_options_init(&opts);
-    opts.segment_size = SEGMENT_SIZE;
-    opts.sync_mode = WAL_SYNC_ALWAYS;
-    opts.preallocate = cfg->preallocate;
-    wal_t *w = NULL;
-    if (wal_open(cfg->paths->log, &opts, &w) != WAL_OK) cu_child_fail("wal_open");
+    wal_t *w = cu_child_open(cfg->paths->log, SEGMENT_SIZE, cfg->preallocate);
     apply_t a = { &store, store.n ? store.n + 1 : wal_first_seq(w), wal_last_seq(w), NULL, "" };
     int r = wal_replay(w, store.n, apply_record, &a);
     if (a.error[0]) {

@@ -128,6 +128,19 @@ static inline void cu_child_fail_errno(const char *what) {
     _exit(CU_CHILD_FAILED);
 }
 
+/* Opens the log as every crash child does: WAL_SYNC_ALWAYS, the given
+ * segment size and preallocation. Exits the child if the open fails. */
+static inline wal_t *cu_child_open(const char *dir, uint64_t segment_size, uint32_t preallocate) {
+    wal_options_t opts;
+    wal_options_init(&opts);
+    opts.segment_size = segment_size;
+    opts.sync_mode = WAL_SYNC_ALWAYS;
+    opts.preallocate = preallocate;
+    wal_t *w = NULL;
+    if (wal_open(dir, &opts, &w) != WAL_OK) cu_child_fail("wal_open");
+    return w;
+}
+
 /* A child of one round, as the parent sees it. */
 typedef struct {
     pid_t pid;
