@@ -64,6 +64,8 @@ struct Sim {
     locks: HashSet<PathBuf>,
     /// Mutating calls made so far.
     calls: u64,
+    /// Bytes written by write calls so far.
+    bytes_written: u64,
     /// After this many mutating calls the power is off: every call fails.
     power_cut_at: Option<u64>,
     faults: Vec<(OpKind, i32)>,
@@ -197,6 +199,11 @@ impl SimFs {
         sim.fail_call = Some((sim.calls + n, errno));
     }
 
+    /// Bytes written by write calls so far.
+    pub fn bytes_written(&self) -> u64 {
+        self.state().bytes_written
+    }
+
     /// Mutating calls made so far.
     pub fn calls(&self) -> u64 {
         self.state().calls
@@ -323,6 +330,7 @@ impl FsFile for SimFile {
         self.writable()?;
         let mut sim = self.fs.state();
         sim.mutate(OpKind::Write)?;
+        sim.bytes_written += buf.len() as u64;
         let inode = sim.inode(self.ino);
         apply_write(&mut inode.live, offset, buf);
         inode.pending.push(FileOp::Write(offset, buf.to_vec()));
