@@ -295,3 +295,27 @@ fn a_non_utf8_wal_name_is_refused_not_ignored() {
     let r = Wal::open(dir.path(), small(4096));
     assert!(matches!(&r, Err(e) if e.kind() == ErrorKind::Corrupt), "open: {:?}", r.map(|w| w.last_seq()));
 }
+
+/// Opening a long log reads its newest segment, not all of them (TAIL):
+/// a log of 5 segments or of 60, an open reads less than two segments'
+/// worth of bytes.
+#[test]
+fn opening_reads_the_newest_segment_not_the_whole_log() {
+    use std::sync::Arc;
+    use wal::io::SimFs;
+    let bytes_read_by_open = |segments: u64| {
+        let fs = SimFs::new();
+        let opts = small(4096);
+        let wal = Wal::open_in(Arc::new(fs.clone()), "/sim/wal", opts).unwrap();
+        for i in 1..=segments * 10 {
+            wal.append(1, &key(i), &value(i, 300)).unwrap();
+        }
+        drop(wal);
+        let before = fs.bytes_read();
+        let wal = Wal::open_in(Arc::new(fs.clone()), "/sim/wal", opts).unwrap();
+        assert_eq!(wal.last_seq(), segments * 10);
+        fs.bytes_read() - before
+    };
+    let (short, long) = (bytes_read_by_open(5), bytes_read_by_open(60));
+    assert!(short < 2 * 4096 && long < 2 * 4096, "open read {short} and {long} bytes");
+}

@@ -66,6 +66,8 @@ struct Sim {
     calls: u64,
     /// Bytes written by write calls so far.
     bytes_written: u64,
+    /// Bytes returned by read calls so far.
+    bytes_read: u64,
     /// After this many mutating calls the power is off: every call fails.
     power_cut_at: Option<u64>,
     faults: Vec<(OpKind, i32)>,
@@ -199,6 +201,11 @@ impl SimFs {
         sim.fail_call = Some((sim.calls + n, errno));
     }
 
+    /// Bytes returned by read calls so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.state().bytes_read
+    }
+
     /// Bytes written by write calls so far.
     pub fn bytes_written(&self) -> u64 {
         self.state().bytes_written
@@ -315,7 +322,7 @@ impl SimFile {
 
 impl FsFile for SimFile {
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        let sim = self.fs.state();
+        let mut sim = self.fs.state();
         sim.check_power()?;
         let data = &sim.inodes[&self.ino].live;
         if offset >= data.len() as u64 {
@@ -323,6 +330,7 @@ impl FsFile for SimFile {
         }
         let n = buf.len().min(data.len() - offset as usize);
         buf[..n].copy_from_slice(&data[offset as usize..offset as usize + n]);
+        sim.bytes_read += n as u64;
         Ok(n)
     }
 
