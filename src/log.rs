@@ -38,8 +38,9 @@ pub(crate) struct Inner {
     sync_done: Condvar,
     poisoned: AtomicBool,
     truncating: Mutex<()>,
-    /// `State::floor`, readable without the lock: iterators check every
-    /// record against it, so none is returned after a truncate removed it.
+    /// Every seq at or below this is truncated. Changed only under the state
+    /// lock; read without it by iterators, which check every record against
+    /// it so that none is returned after a truncate removed it.
     pub floor: AtomicU64,
 }
 
@@ -51,7 +52,6 @@ pub(crate) struct State {
     /// truncate removed every segment: the next append creates one.
     pub active: Option<Active>,
     pub next_seq: u64,
-    pub floor: u64,
     /// Records written since the last sync (WAL_SYNC_EVERY).
     unsynced: u64,
 }
@@ -75,10 +75,11 @@ impl State {
         self.next_seq - 1
     }
 
-    /// The lowest seq a replay can return; last_seq + 1 when there is none.
-    pub fn first_seq(&self) -> u64 {
+    /// The lowest seq a replay can return, given the truncation floor;
+    /// last_seq + 1 when there is none.
+    pub fn first_seq(&self, floor: u64) -> u64 {
         let oldest = self.segments.first().map_or(self.next_seq, |s| s.first_seq);
-        oldest.max(self.floor + 1).min(self.next_seq)
+        oldest.max(floor + 1).min(self.next_seq)
     }
 }
 
@@ -169,7 +170,6 @@ impl Wal {
             segments: recovered.segments,
             active,
             next_seq: last_seq + 1,
-            floor: recovered.floor,
             unsynced: 0,
         };
         Ok(Wal {
@@ -204,7 +204,8 @@ impl Wal {
 
     /// The lowest seq a replay can return; last_seq + 1 when there is none.
     pub fn first_seq(&self) -> u64 {
-        self.inner.state().first_seq()
+        let st = self.inner.state();
+        st.first_seq(self.inner.floor.load(Ordering::SeqCst))
     }
 
     pub fn is_poisoned(&self) -> bool {
@@ -374,7 +375,9 @@ impl Wal {
         inner.sync_done.notify_all();
         drop(s);
         result?;
-        if upto >= target { Ok(()) } else { self.sync_to(target) }
+        // `target` was written before this leader read `upto`.
+        debug_assert!(upto >= target);
+        Ok(())
     }
 
     /// Discards every record with seq <= `upto_seq`: records the floor
@@ -386,7 +389,7 @@ impl Wal {
         let _one_at_a_time = inner.truncating.lock().unwrap_or_else(|p| p.into_inner());
         let (first, last) = {
             let st = inner.state();
-            (st.first_seq(), st.last_seq())
+            (st.first_seq(inner.floor.load(Ordering::SeqCst)), st.last_seq())
         };
         if upto_seq > last {
             return Err(Error::range(format!(
@@ -410,8 +413,7 @@ impl Wal {
         meta::write_floor(&*inner.fs, &inner.dir, upto_seq)?;
         let doomed = {
             let mut st = inner.state();
-            st.floor = st.floor.max(upto_seq);
-            inner.floor.store(st.floor, Ordering::SeqCst);
+            inner.floor.fetch_max(upto_seq, Ordering::SeqCst);
             let keep_from = st.segments.partition_point(|s| s.first_seq <= upto_seq + 1).saturating_sub(1);
             let mut doomed: Vec<SegmentInfo> = st.segments.drain(..keep_from).collect();
             if st.last_seq() <= upto_seq && !st.segments.is_empty() {

@@ -148,54 +148,40 @@ fn scan_newest(
 /// keep what came before and drop everything after.
 fn scan_all(fs: &dyn Fs, segments: &mut Vec<SegmentInfo>, repairs: &mut Repairs) -> Result<(u64, Option<u64>)> {
     let mut expected = segments[0].first_seq;
+    // The last segment read, and where its valid frames stop.
+    let mut kept: Option<(SegmentReader, Stop)> = None;
     let mut i = 0;
-    let mut end = None;
     while i < segments.len() {
-        let reader = if segments[i].first_seq == expected {
-            match SegmentReader::open(fs, &segments[i], None) {
-                Ok(reader) => Some(reader),
-                Err(e) if e.kind() == ErrorKind::Corrupt => match segment::foreign_version(fs, &segments[i].path)? {
-                    // Another format version is not damage: never "repair" it.
-                    Some(version) => return Err(segment::foreign_version_error(&segments[i].path, version)),
-                    None => None,
-                },
-                Err(e) => return Err(e),
-            }
-        } else {
-            None
-        };
-        let Some(mut reader) = reader else {
-            // A gap or a bad header: the log ends with the previous segment.
-            repairs.drop_back.extend(segments.drain(i..));
-            break;
-        };
+        let Some(mut reader) = open_for_salvage(fs, &segments[i])? else { break };
         let (next, stop) = read_to_stop(&mut reader, expected)?;
         expected = next;
-        let is_last = i + 1 == segments.len();
-        if is_last || segments[i + 1].first_seq != expected {
-            if reader.scan_tail(stop.offset, 0)?.has_data {
-                repairs.cut = Some((segments[i].clone(), stop.offset));
-            }
-            end = Some(stop.offset);
-            repairs.drop_back.extend(segments.drain(i + 1..));
-            break;
-        }
+        kept = Some((reader, stop));
         i += 1;
-    }
-    match end {
-        Some(end) => Ok((expected - 1, Some(end))),
-        // The gap was before any readable segment's data ended: the log ends
-        // at the end of the previous segment, which must be read again.
-        None if segments.is_empty() => Ok((expected - 1, None)),
-        None => {
-            let mut reader = SegmentReader::open(fs, segments.last().unwrap(), None)?;
-            let first = reader.first_seq();
-            let (next, stop) = read_to_stop(&mut reader, first)?;
-            if reader.scan_tail(stop.offset, 0)?.has_data {
-                repairs.cut = Some((segments.last().unwrap().clone(), stop.offset));
-            }
-            Ok((next - 1, Some(stop.offset)))
+        if segments.get(i).is_some_and(|s| s.first_seq != expected) {
+            break; // damage or a missing segment: the log ends here
         }
+    }
+    repairs.drop_back.extend(segments.drain(i..));
+    let Some((mut reader, stop)) = kept else {
+        return Ok((expected - 1, None));
+    };
+    if reader.scan_tail(stop.offset, 0)?.has_data {
+        repairs.cut = Some((segments.last().unwrap().clone(), stop.offset));
+    }
+    Ok((expected - 1, Some(stop.offset)))
+}
+
+/// A segment's reader, or None when its header is damaged (the log ends
+/// before it). A segment of another format version is not damage: it is
+/// refused, never "repaired".
+fn open_for_salvage(fs: &dyn Fs, segment: &SegmentInfo) -> Result<Option<SegmentReader>> {
+    match SegmentReader::open(fs, segment, None) {
+        Ok(reader) => Ok(Some(reader)),
+        Err(e) if e.kind() == ErrorKind::Corrupt => match segment::foreign_version(fs, &segment.path)? {
+            Some(version) => Err(segment::foreign_version_error(&segment.path, version)),
+            None => Ok(None),
+        },
+        Err(e) => Err(e),
     }
 }
 

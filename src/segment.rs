@@ -254,19 +254,16 @@ impl SegmentReader {
         let max_seq = min_seq.saturating_add((self.limit - from) / MIN_FRAME_LEN + 1);
         let mut at = from;
         while at < self.limit {
-            let chunk = self.fetch(at, READ_CHUNK)?.to_vec();
-            if chunk.is_empty() {
+            let chunk = self.fetch(at, READ_CHUNK)?;
+            let (len, has_data) = (chunk.len(), chunk.iter().any(|&b| b != 0));
+            if len == 0 {
                 break; // the file is shorter than the limit
             }
-            let more_follows = at + (chunk.len() as u64) < self.limit;
+            let more_follows = at + (len as u64) < self.limit;
             // A header starting in the last 23 bytes crosses into the next
             // chunk: leave those starts to the next round.
-            let starts = if more_follows {
-                chunk.len().saturating_sub(FRAME_HEADER_LEN - 1).max(1)
-            } else {
-                chunk.len()
-            };
-            if chunk.iter().any(|&b| b != 0) {
+            let starts = if more_follows { len.saturating_sub(FRAME_HEADER_LEN - 1).max(1) } else { len };
+            if has_data {
                 tail.has_data = true;
                 for i in 0..starts {
                     let offset = at + i as u64;

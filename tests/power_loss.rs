@@ -324,7 +324,7 @@ fn a_failed_fsync_inside_truncate_poisons_the_handle() {
     let wal = Wal::open_in(Arc::new(sim.clone()), DIR, Options::default()).unwrap();
     for i in 0..5u64 { wal.append(1, &i.to_le_bytes(), b"v").unwrap(); }
     sim.fail_next(OpKind::Sync, 5);
-    let e = wal.truncate(3).err().expect("truncate meets the failed fsync");
+    let e = wal.truncate(3).expect_err("truncate meets the failed fsync");
     assert_eq!(e.kind(), ErrorKind::Io, "{e}");
     let next = wal.append(1, b"after", b"failed fsync");
     assert!(matches!(&next, Err(e) if e.kind() == ErrorKind::Poisoned), "append after failed fsync: {next:?}");

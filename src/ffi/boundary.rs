@@ -49,28 +49,24 @@ pub fn last_message() -> *const c_char {
     LAST_ERROR.with(|slot| slot.borrow().message.as_ptr())
 }
 
+/// Runs `body`, catching a panic; a failure is recorded as this thread's
+/// last error and comes back as its status code.
+fn guarded<T>(body: impl FnOnce() -> Result<T>) -> std::result::Result<T, c_int> {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(err)) => Err(record(&err)),
+        Err(panic) => Err(record(&panic_error(panic))),
+    }
+}
+
 /// Runs `body`; on an error or a panic records it and returns `on_error`.
 pub fn call<T>(on_error: T, body: impl FnOnce() -> Result<T>) -> T {
-    match catch_unwind(AssertUnwindSafe(body)) {
-        Ok(Ok(value)) => value,
-        Ok(Err(err)) => {
-            record(&err);
-            on_error
-        }
-        Err(panic) => {
-            record(&panic_error(panic));
-            on_error
-        }
-    }
+    guarded(body).unwrap_or(on_error)
 }
 
 /// Runs a body that returns a status: WAL_OK, or the error's code.
 pub fn status(body: impl FnOnce() -> Result<c_int>) -> c_int {
-    match catch_unwind(AssertUnwindSafe(body)) {
-        Ok(Ok(code)) => code,
-        Ok(Err(err)) => record(&err),
-        Err(panic) => record(&panic_error(panic)),
-    }
+    guarded(body).unwrap_or_else(|code| code)
 }
 
 fn panic_error(panic: Box<dyn std::any::Any + Send>) -> Error {

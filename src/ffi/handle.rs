@@ -107,10 +107,8 @@ pub unsafe extern "C" fn wal_close(w: *mut wal_t) -> c_int {
     status(|| {
         // SAFETY: `w` came from wal_open and is not used after this call.
         let handle = unsafe { Box::from_raw(w) };
-        if handle.wal.is_poisoned() {
-            drop(handle);
-            return Err(Error::poisoned());
-        }
+        // A poisoned handle's final sync refuses with WAL_E_POISONED; the
+        // lock is released either way.
         handle.wal.close().map(|()| WAL_OK)
     })
 }
@@ -139,25 +137,26 @@ pub unsafe extern "C" fn wal_append(
 ) -> u64 {
     call(0, || {
         let wal = handle(w)?;
-        let entry = entry_from_c(op, key, key_len, value, value_len, "")?;
+        let entry = entry_from_c(op, key, key_len, value, value_len)?;
         wal.append_batch(&[entry])
     })
 }
 
+/// A caller's record as an entry: op checked, and the size checked before
+/// the buffers become slices (so an oversize length is never dereferenced).
 fn entry_from_c<'a>(
     op: u8,
     key: *const std::ffi::c_void,
     key_len: usize,
     value: *const std::ffi::c_void,
     value_len: usize,
-    which: &str,
 ) -> Result<Entry<'a>> {
     if op == 0 || op == WAL_OP_CHECKPOINT {
         return Err(Error::invalid(format!(
-            "{which}op {op} is reserved (use 1..254; 255 is written only by wal_checkpoint)"
+            "op {op} is reserved (use 1..254; 255 is written only by wal_checkpoint)"
         )));
     }
-    check_record_size(key_len, value_len).map_err(|e| Error::range(format!("{which}{e}")))?;
+    check_record_size(key_len, value_len)?;
     Ok(Entry { op, key: bytes(key, key_len, "key")?, value: bytes(value, value_len, "value")? })
 }
 
@@ -183,8 +182,8 @@ pub unsafe extern "C" fn wal_append_batch(w: *mut wal_t, entries: *const wal_ent
             .iter()
             .enumerate()
             .map(|(i, e)| {
-                let which = format!("entry {i}: ");
-                entry_from_c(e.op, e.key, e.key_len, e.value, e.value_len, &which)
+                entry_from_c(e.op, e.key, e.key_len, e.value, e.value_len)
+                    .map_err(|err| Error::new(err.kind(), format!("entry {i}: {err}")))
             })
             .collect::<Result<Vec<_>>>()?;
         wal.append_batch(&entries)
