@@ -71,7 +71,12 @@ test-example: lib
 	rm -rf $(BUILD)/demo-run && mkdir -p $(BUILD)/demo-run
 	cd $(BUILD)/demo-run && ../demo
 
-check: check-header test-cxx test-rust test-example test-c
+# Each capability beside the core (bindings, tools, stress, benchmarks...)
+# lives in its own fragment under mk/ and adds its test target to CHECK_EXTRA.
+CHECK_EXTRA :=
+include $(sort $(wildcard mk/*.mk))
+
+check: check-header test-cxx test-rust test-example test-c $(CHECK_EXTRA)
 
 install: lib
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(LIBDIR)/pkgconfig
