@@ -5,8 +5,9 @@
  *
  * The damage relies on the on-disk format (little-endian):
  *   segment = 32-byte header, then frames back to back;
- *   frame   = crc32 u32 (over bytes 4..24 and the payload), entry count u32,
- *             payload length u64, first seq u64, then the payload;
+ *   frame   = crc32 u32 (over bytes 4..32 and the payload), entry count u32,
+ *             payload length u64, first seq u64, synced end u64, then the
+ *             payload;
  *   entry   = op u8, key_len u32, value_len u32, key, value. */
 #include <signal.h>
 #include <sys/prctl.h>
@@ -16,7 +17,7 @@
 
 enum {
     SEGMENT_HEADER = 32,
-    FRAME_HEADER = 24,
+    FRAME_HEADER = 32,
     ENTRY_HEADER = 9,
     SMALL_SEGMENT = 4096,
     MAX_FRAMES = 1024,
@@ -44,8 +45,10 @@ static uint64_t get_le(const unsigned char *p, int bytes) {
 }
 
 /* A valid one-entry frame holding the derived record of seq (as
- * su_append_derived writes it); returns its length. out holds 512 bytes. */
-static size_t derived_frame(uint64_t seq, size_t value_len, unsigned char *out) {
+ * su_append_derived writes it), claiming the segment was durable up to
+ * synced_end when it was written; returns its length. out holds 512 bytes. */
+static size_t derived_frame_synced(uint64_t seq, size_t value_len, uint64_t synced_end,
+                                   unsigned char *out) {
     char key[SU_KEY_CAP];
     size_t key_len = su_key_for(seq, value_len, key);
     size_t payload = ENTRY_HEADER + key_len + value_len;
@@ -59,8 +62,14 @@ static size_t derived_frame(uint64_t seq, size_t value_len, unsigned char *out) 
     put_le(out + 4, 1, 4);
     put_le(out + 8, payload, 8);
     put_le(out + 16, seq, 8);
+    put_le(out + 24, synced_end, 8);
     put_le(out, crc32_update(0, out + 4, FRAME_HEADER - 4 + payload), 4);
     return FRAME_HEADER + payload;
+}
+
+/* The same, claiming nothing beyond the segment header was durable. */
+static size_t derived_frame(uint64_t seq, size_t value_len, unsigned char *out) {
+    return derived_frame_synced(seq, value_len, SEGMENT_HEADER, out);
 }
 
 /* One frame of a segment file, found by walking the length fields. */
@@ -272,9 +281,10 @@ static void test_format_matches_what_the_tests_assume(void) {
         CHECK_EQ_U64(frames[i].len, FRAME_HEADER + ENTRY_HEADER +
                      su_key_for((uint64_t)i + 1, 2, key) + 2);
     }
-    /* The last frame is byte for byte what derived_frame builds. */
+    /* The last frame is byte for byte what derived_frame builds; with
+     * WAL_SYNC_ALWAYS it was written once the frames before it were synced. */
     unsigned char frame[512], written[512];
-    size_t len = derived_frame(3, 2, frame);
+    size_t len = derived_frame_synced(3, 2, (uint64_t)frames[2].offset, frame);
     CHECK_EQ_U64(len, frames[2].len);
     int fd = open(path, O_RDONLY);
     REQUIRE(fd >= 0 && pread(fd, written, len, frames[2].offset) == (ssize_t)len);
@@ -332,7 +342,7 @@ static void test_garbage_after_last_record_is_cut(void) {
 /* The first bytes of a frame whose write was interrupted: part of its
  * header, a whole header with part of the payload, all but its last byte. */
 static void test_half_written_record_is_cut(void) {
-    static const size_t cuts[] = { 1, 4, 20, 23, 24, 24 + 5, 24 + 9 + 3 };
+    static const size_t cuts[] = { 1, 4, 20, 31, 32, 32 + 5, 32 + 9 + 3 };
     unsigned char frame[512];
     size_t len = next_tail_frame(frame);
     for (uint32_t prealloc = 0; prealloc < 2; prealloc++) {

@@ -5,19 +5,25 @@
 //! ```text
 //! segment  = segment_header frame* (zero bytes)*
 //! segment_header (32) = magic "LIBWALSG" | version u32 | 0 u32 | first_seq u64 | 0 u32 | crc u32
-//! frame    = crc u32 | count u32 | payload_len u64 | first_seq u64 | payload
+//! frame    = crc u32 | count u32 | payload_len u64 | first_seq u64 | synced_end u64 | payload
 //! payload  = entry{count};  entry = op u8 | key_len u32 | value_len u32 | key | value
 //! ```
-//! A frame's CRC-32 (IEEE, crc32fast) covers bytes 4..24 of the
-//! frame header and then the payload, so a damaged count, length or seq is
-//! caught as surely as a damaged payload.
+//! A frame's CRC-32 (IEEE, crc32fast) covers bytes 4..32 of the
+//! frame header and then the payload, so a damaged count, length, seq or
+//! synced_end is caught as surely as a damaged payload.
+//!
+//! `synced_end` is how far the segment was known to be durable (the end
+//! covered by the writer's last successful fdatasync) when the frame was
+//! written. Recovery uses it to tell a power loss from damage: bytes below
+//! some later frame's `synced_end` were on disk, so losing them is damage;
+//! bytes above every later frame's `synced_end` were still in flight.
 
 pub const SEGMENT_MAGIC: [u8; 8] = *b"LIBWALSG";
 pub const META_MAGIC: [u8; 8] = *b"LIBWALMT";
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 pub const SEGMENT_HEADER_LEN: usize = 32;
-pub const FRAME_HEADER_LEN: usize = 24;
+pub const FRAME_HEADER_LEN: usize = 32;
 pub const ENTRY_HEADER_LEN: usize = 9;
 pub const META_LEN: usize = 32;
 
@@ -148,9 +154,11 @@ impl EncodedFrame {
         self.bytes.len() as u64
     }
 
-    /// Stamps the first seq and the checksum; returns the bytes to write.
-    pub fn seal(&mut self, first_seq: u64) -> &[u8] {
+    /// Stamps the first seq, the synced end and the checksum; returns the
+    /// bytes to write.
+    pub fn seal(&mut self, first_seq: u64, synced_end: u64) -> &[u8] {
         self.bytes[16..24].copy_from_slice(&first_seq.to_le_bytes());
+        self.bytes[24..32].copy_from_slice(&synced_end.to_le_bytes());
         let mut crc = crc32fast::Hasher::new();
         crc.update(&self.bytes[4..FRAME_HEADER_LEN]);
         crc.combine(&self.payload_crc);
@@ -167,6 +175,8 @@ pub struct FrameHeader {
     pub count: u32,
     pub payload_len: u64,
     pub first_seq: u64,
+    /// How far the segment was durable when this frame was written.
+    pub synced_end: u64,
 }
 
 impl FrameHeader {
@@ -176,6 +186,7 @@ impl FrameHeader {
             count: u32_at(buf, 4),
             payload_len: u64_at(buf, 8),
             first_seq: u64_at(buf, 16),
+            synced_end: u64_at(buf, 24),
         }
     }
 
@@ -199,7 +210,7 @@ impl FrameHeader {
     }
 }
 
-/// True when `header_bytes` (24 bytes) and `payload` carry a matching CRC and
+/// True when `header_bytes` (32 bytes) and `payload` carry a matching CRC and
 /// the payload holds exactly `count` well-formed entries.
 pub fn frame_is_valid(header_bytes: &[u8], payload: &[u8]) -> bool {
     let header = FrameHeader::parse(header_bytes);
@@ -246,7 +257,7 @@ mod tests {
     use super::*;
 
     fn frame(entries: &[Entry<'_>], seq: u64) -> Vec<u8> {
-        EncodedFrame::new(entries).seal(seq).to_vec()
+        EncodedFrame::new(entries).seal(seq, 32).to_vec()
     }
 
     fn put<'a>(key: &'a [u8], value: &'a [u8]) -> Entry<'a> {
@@ -258,7 +269,7 @@ mod tests {
         let bytes = frame(&[put(b"k", b"v"), Entry { op: 2, key: b"", value: b"" }], 7);
         assert_eq!(bytes.len(), FRAME_HEADER_LEN + 9 + 2 + 9);
         let header = FrameHeader::parse(&bytes);
-        assert_eq!((header.count, header.first_seq, header.last_seq()), (2, 7, 8));
+        assert_eq!((header.count, header.first_seq, header.last_seq(), header.synced_end), (2, 7, 8, 32));
         assert!(header.plausible(7, bytes.len() as u64));
         let payload = &bytes[FRAME_HEADER_LEN..];
         assert!(frame_is_valid(&bytes[..FRAME_HEADER_LEN], payload));

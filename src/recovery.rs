@@ -7,7 +7,8 @@
 //! | a segment of another format version (sound header)     | CORRUPT             | CORRUPT, nothing deleted |
 //! | first segment starts above floor + 1                   | CORRUPT (missing segment) | all dropped  |
 //! | newest segment ends in a damaged frame, nothing valid after it | cut off (torn tail) | cut off  |
-//! | damaged frame with a valid frame after it, newest segment | CORRUPT           | cut there          |
+//! | damaged frame, newest segment, valid frames after it but none written after a sync that reached the damage | cut off (a power loss tore unsynced writes) | cut off |
+//! | damaged frame, newest segment, a valid frame after it written after a sync that reached the damage | CORRUPT | cut there |
 //! | damage or a seq gap in an older segment                | found by replay: CORRUPT | cut there, later segments dropped |
 //!
 //! TAIL reads only the newest segment, so opening a long log costs one
@@ -116,9 +117,9 @@ fn scan_newest(
     loop {
         let (next, stop) = read_to_stop(&mut reader, expected)?;
         expected = next;
-        let tail = reader.scan_tail(stop.offset, expected)?;
-        let Some(at) = tail.valid_frame_at else {
-            if tail.has_data {
+        let (witness, has_data) = durable_witness(&mut reader, stop.offset, expected)?;
+        let Some((at, synced_end)) = witness else {
+            if has_data {
                 repairs.cut = Some((newest.clone(), stop.offset));
             }
             return Ok((expected - 1, Some(stop.offset)));
@@ -126,6 +127,7 @@ fn scan_newest(
         // Beside a read-only open a writer may be appending: the frame that
         // looked torn may have been half-written then and whole now. Read
         // again from there; only damage that stays put is corruption.
+        reader.seek(stop.offset);
         if opts.read_only {
             reader.refresh()?;
             if let Step::Frame(frame) = reader.next(expected)? {
@@ -136,12 +138,44 @@ fn scan_newest(
         return Err(Error::corrupt(
             &newest.path,
             format!(
-                "damaged record at offset {} ({}), expected seq {expected}, with a valid record after it at offset {at}; \
-                 if the machine lost power with appends in flight, WAL_RECOVER_SALVAGE keeps every record before the damage",
+                "damaged record at offset {} ({}), expected seq {expected}; the record at offset {at} was written \
+                 after the log was durable up to offset {synced_end}, so the damage is not an interrupted write; \
+                 WAL_RECOVER_SALVAGE keeps every record before it",
                 stop.offset, stop.reason
             ),
         ));
     }
+}
+
+/// Looks at the valid frames after `damage`, a point where reading stopped,
+/// for one that proves the bytes there had been made durable: a frame whose
+/// synced_end lies past `damage` was written after an fdatasync covered
+/// them, so a power loss cannot have lost them. Returns that frame's offset
+/// and synced_end, or None: every byte from `damage` on may have been in
+/// flight when the power went, a torn write, not damage. Also says whether
+/// any byte from `damage` on is not zero.
+fn durable_witness(reader: &mut SegmentReader, damage: u64, min_seq: u64) -> Result<(Option<(u64, u64)>, bool)> {
+    let first = reader.scan_tail(damage, min_seq)?;
+    let mut found = first.valid_frame_at;
+    while let Some((at, header)) = found {
+        // Follow the run of frames that starts there.
+        reader.seek(at);
+        let mut expected = header.first_seq;
+        loop {
+            let offset = reader.position();
+            match reader.next(expected)? {
+                Step::Frame(frame) if frame.header.synced_end > damage => {
+                    return Ok((Some((offset, frame.header.synced_end)), first.has_data));
+                }
+                Step::Frame(frame) => expected = frame.header.last_seq() + 1,
+                Step::Stop(stop) => {
+                    found = reader.scan_tail(stop.offset, expected)?.valid_frame_at;
+                    break;
+                }
+            }
+        }
+    }
+    Ok((None, first.has_data))
 }
 
 /// SALVAGE: read from the first segment; at the first damaged record or gap,

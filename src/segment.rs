@@ -126,8 +126,9 @@ pub enum Step {
 /// What lies after the point where reading stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Tail {
-    /// Offset of a valid frame with a seq at or past the one expected.
-    pub valid_frame_at: Option<u64>,
+    /// The first valid frame with a seq at or past the one expected: its
+    /// offset and header.
+    pub valid_frame_at: Option<(u64, FrameHeader)>,
     /// Whether any byte from the stop point on is not zero.
     pub has_data: bool,
 }
@@ -206,6 +207,11 @@ impl SegmentReader {
         Ok(())
     }
 
+    /// Moves the reader to the frame starting at `offset`.
+    pub fn seek(&mut self, offset: u64) {
+        self.pos = offset.clamp(SEGMENT_HEADER_LEN as u64, self.limit);
+    }
+
     /// Lets the reader go further: the writer has published more data.
     pub fn extend_limit(&mut self, limit: u64) {
         self.limit = self.limit.max(limit);
@@ -267,8 +273,8 @@ impl SegmentReader {
                 tail.has_data = true;
                 for i in 0..starts {
                     let offset = at + i as u64;
-                    if self.frame_is_valid_at(offset, min_seq, max_seq)? {
-                        tail.valid_frame_at = Some(offset);
+                    if let Some(header) = self.valid_frame_at(offset, min_seq, max_seq)? {
+                        tail.valid_frame_at = Some((offset, header));
                         return Ok(tail);
                     }
                 }
@@ -278,23 +284,25 @@ impl SegmentReader {
         Ok(tail)
     }
 
-    fn frame_is_valid_at(&mut self, offset: u64, min_seq: u64, max_seq: u64) -> Result<bool> {
+    /// The header of the frame at `offset` if it is whole and valid and its
+    /// first seq lies in `min_seq..=max_seq`.
+    fn valid_frame_at(&mut self, offset: u64, min_seq: u64, max_seq: u64) -> Result<Option<FrameHeader>> {
         let room = self.limit - offset;
         if room < MIN_FRAME_LEN {
-            return Ok(false);
+            return Ok(None);
         }
         let Ok(header_bytes) = <[u8; FRAME_HEADER_LEN]>::try_from(self.fetch(offset, FRAME_HEADER_LEN)?) else {
-            return Ok(false);
+            return Ok(None);
         };
         let header = FrameHeader::parse(&header_bytes);
         if header.first_seq < min_seq
             || header.first_seq > max_seq
             || !header.plausible(header.first_seq, room)
         {
-            return Ok(false);
+            return Ok(None);
         }
         let payload = self.read_payload(offset + FRAME_HEADER_LEN as u64, header.payload_len)?;
-        Ok(format::frame_is_valid(&header_bytes, &payload))
+        Ok(format::frame_is_valid(&header_bytes, &payload).then_some(header))
     }
 
     /// Up to `len` bytes at `offset`, fewer at the limit or end of file.

@@ -84,6 +84,35 @@ fn damage_with_valid_records_after_it_is_corrupt_in_tail_mode() {
     assert!(matches!(Wal::open(dir.path(), small(1 << 20)), Err(e) if e.kind() == ErrorKind::Corrupt));
 }
 
+/// A power loss may keep a later unsynced frame and lose an earlier one.
+/// Frames written before any sync reached the damage prove nothing: the
+/// damage is a torn write and is cut with everything after it. Once a later
+/// frame was written after a sync that covered the damaged bytes, the same
+/// damage is corruption.
+#[test]
+fn damage_is_corruption_only_below_what_a_later_frame_saw_synced() {
+    let opts = Options { sync_mode: wal::SyncMode::None, ..small(1 << 20) };
+    let record_5 = 32 + 4 * frame_len(5, 10) + 30;
+
+    let torn = TempDir::new("unsynced-hole");
+    let wal = fill(torn.path(), opts, 10, 10); // nothing synced after the header
+    wal.close().unwrap(); // the sync at close changes no frame already written
+    flip_byte(&segments(torn.path())[0], record_5);
+    reopen_appends_after(torn.path(), opts, 4);
+
+    let synced = TempDir::new("synced-hole");
+    let wal = fill(synced.path(), opts, 6, 10);
+    wal.sync().unwrap(); // records 1..6 durable; 7..10 carry that
+    for i in 7..=10 {
+        wal.append(1, &key(i), &value(i, 10)).unwrap();
+    }
+    wal.close().unwrap(); // the sync at close changes no frame already written
+    flip_byte(&segments(synced.path())[0], record_5);
+    let err = Wal::open(synced.path(), opts).err().unwrap();
+    assert_eq!(err.kind(), ErrorKind::Corrupt, "{err}");
+    assert!(err.message().contains("durable up to offset"), "{err}");
+}
+
 #[test]
 fn damaged_length_field_is_caught_by_the_checksum() {
     let dir = TempDir::new("len");
@@ -211,14 +240,14 @@ fn a_segment_of_another_format_version_is_refused_in_both_modes() {
     fill(dir.path(), small(4096), 3, 10).close().unwrap();
     let seg = segments(dir.path())[0].clone();
     let mut bytes = std::fs::read(&seg).unwrap();
-    bytes[8] = 2; // version 2, with a checksum that matches
+    bytes[8] = 1; // version 1, with a checksum that matches
     let crc = crc32fast::hash(&bytes[0..28]);
     bytes[28..32].copy_from_slice(&crc.to_le_bytes());
     std::fs::write(&seg, &bytes).unwrap();
     for opts in [small(4096), salvage(small(4096))] {
         let err = Wal::open(dir.path(), opts).err().unwrap();
         assert_eq!(err.kind(), ErrorKind::Corrupt);
-        assert!(err.message().contains("version 2"), "{err}");
+        assert!(err.message().contains("version 1"), "{err}");
     }
     assert_eq!(std::fs::read(&seg).unwrap(), bytes, "nothing was deleted or cut");
 }

@@ -107,5 +107,5 @@ pub fn shrink(path: &Path, len: u64) {
 
 /// Size of a one-record frame with these key and value lengths.
 pub fn frame_len(key_len: usize, value_len: usize) -> u64 {
-    (24 + 9 + key_len + value_len) as u64
+    (wal::format::FRAME_HEADER_LEN + 9 + key_len + value_len) as u64
 }
