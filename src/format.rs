@@ -124,26 +124,46 @@ pub struct EncodedFrame {
     payload_crc: crc32fast::Hasher,
 }
 
+/// Appends a frame's header, without crc, seq and synced_end, and its
+/// payload to `buf`.
+fn push_unsealed(buf: &mut Vec<u8>, entries: &[Entry<'_>]) {
+    assert!(!entries.is_empty() && entries.len() <= u32::MAX as usize);
+    let payload = payload_len(entries);
+    buf.reserve(FRAME_HEADER_LEN + payload as usize);
+    buf.extend_from_slice(&[0u8; 4]);
+    buf.extend_from_slice(&(entries.len() as u32).to_le_bytes());
+    buf.extend_from_slice(&payload.to_le_bytes());
+    buf.extend_from_slice(&[0u8; 16]);
+    for e in entries {
+        buf.push(e.op);
+        buf.extend_from_slice(&(e.key.len() as u32).to_le_bytes());
+        buf.extend_from_slice(&(e.value.len() as u32).to_le_bytes());
+        buf.extend_from_slice(e.key);
+        buf.extend_from_slice(e.value);
+    }
+}
+
+/// Appends a whole frame to `buf` in one pass: the path of small records,
+/// encoded straight into the writer's buffer, with no allocation of their
+/// own. Callers check entries (count >= 1, sizes) first.
+pub fn push_frame(buf: &mut Vec<u8>, entries: &[Entry<'_>], first_seq: u64, synced_end: u64) {
+    let start = buf.len();
+    push_unsealed(buf, entries);
+    let frame = &mut buf[start..];
+    frame[16..24].copy_from_slice(&first_seq.to_le_bytes());
+    frame[24..32].copy_from_slice(&synced_end.to_le_bytes());
+    let crc = crc32fast::hash(&frame[4..]);
+    frame[0..4].copy_from_slice(&crc.to_le_bytes());
+}
+
 impl EncodedFrame {
     /// Callers check entries (count >= 1, sizes) first.
     pub fn new(entries: &[Entry<'_>]) -> EncodedFrame {
-        assert!(!entries.is_empty() && entries.len() <= u32::MAX as usize);
-        let payload = payload_len(entries);
-        let mut bytes = Vec::with_capacity(FRAME_HEADER_LEN + payload as usize);
-        bytes.resize(FRAME_HEADER_LEN, 0);
-        for e in entries {
-            bytes.push(e.op);
-            bytes.extend_from_slice(&(e.key.len() as u32).to_le_bytes());
-            bytes.extend_from_slice(&(e.value.len() as u32).to_le_bytes());
-            bytes.extend_from_slice(e.key);
-            bytes.extend_from_slice(e.value);
-        }
+        let mut bytes = Vec::new();
+        push_unsealed(&mut bytes, entries);
         let mut payload_crc = crc32fast::Hasher::new();
         payload_crc.update(&bytes[FRAME_HEADER_LEN..]);
-        let count = entries.len() as u32;
-        bytes[4..8].copy_from_slice(&count.to_le_bytes());
-        bytes[8..16].copy_from_slice(&payload.to_le_bytes());
-        EncodedFrame { bytes, count, payload_crc }
+        EncodedFrame { bytes, count: entries.len() as u32, payload_crc }
     }
 
     pub fn count(&self) -> u32 {
@@ -277,6 +297,14 @@ mod tests {
         assert_eq!((first.op, first.key, first.value), (1, &b"k"[..], &b"v"[..]));
         let (second, end) = next_entry(payload, next).unwrap();
         assert_eq!((second.op, second.key.len(), end), (2, 0, payload.len()));
+    }
+
+    #[test]
+    fn a_frame_pushed_into_a_buffer_equals_a_sealed_one() {
+        let entries = [put(b"key", b"value"), Entry { op: 2, key: b"k2", value: b"" }];
+        let mut buf = b"earlier bytes".to_vec();
+        push_frame(&mut buf, &entries, 9, 4096);
+        assert_eq!(&buf[13..], EncodedFrame::new(&entries).seal(9, 4096));
     }
 
     #[test]

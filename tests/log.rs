@@ -191,3 +191,30 @@ fn reading_after_the_largest_seq_finds_nothing() {
     assert_eq!(seqs(&wal, u64::MAX), Vec::<u64>::new());
     assert_eq!(seqs(&wal, 3), Vec::<u64>::new());
 }
+
+/// In WAL_SYNC_NONE small records are gathered in the writer's buffer and
+/// reach the file in few large writes; an iterator still sees every record
+/// appended before it opened, and a record too big for the buffer is
+/// written in its place in the order.
+#[test]
+fn buffered_appends_are_written_in_few_writes_and_in_order() {
+    let fs = Arc::new(wal::io::sim::SimFs::new());
+    let opts = Options { sync_mode: SyncMode::None, segment_size: 64 << 20, ..Options::default() };
+    let wal = Wal::open_in(fs.clone(), "/log", opts).unwrap();
+    wal.append(1, &key(1), &value(1, 100)).unwrap(); // creates the segment
+    let calls_before = fs.calls();
+    for i in 2..=1000u64 {
+        wal.append(1, &key(i), &value(i, 100)).unwrap();
+    }
+    assert_eq!(fs.calls() - calls_before, 0, "999 appends of 100 bytes fit in the buffer");
+    let big = vec![7u8; 200 << 10];
+    assert_eq!(wal.append(1, b"big", &big).unwrap(), 1001);
+    assert_eq!(wal.append(1, b"after", b"big").unwrap(), 1002);
+    let rows = collect(&wal, 998).unwrap();
+    let keys: Vec<&[u8]> = rows.iter().map(|r| &r.2[..]).collect();
+    assert_eq!(keys, [&key(999)[..], &key(1000)[..], b"big", b"after"]);
+    assert_eq!(rows[2].3, big);
+    wal.close().unwrap();
+    let wal = Wal::open_in(fs, "/log", opts).unwrap();
+    assert_eq!(seqs(&wal, 0), (1..=1002).collect::<Vec<_>>());
+}
