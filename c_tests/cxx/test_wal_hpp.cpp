@@ -1,0 +1,319 @@
+// Tests of include/wal.hpp: every method of wal::Log, wal::Iterator and
+// wal::Options, move semantics, the error codes and messages, the lifetime
+// of iterators and records, and exceptions thrown by a replay callback.
+#include "wal.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+namespace fs = std::filesystem;
+
+static_assert(!std::is_copy_constructible_v<wal::Log> && !std::is_copy_assignable_v<wal::Log>);
+static_assert(std::is_nothrow_move_constructible_v<wal::Log> && std::is_nothrow_move_assignable_v<wal::Log>);
+static_assert(!std::is_copy_constructible_v<wal::Iterator> && !std::is_copy_assignable_v<wal::Iterator>);
+static_assert(std::is_nothrow_move_constructible_v<wal::Iterator> &&
+              std::is_nothrow_move_assignable_v<wal::Iterator>);
+static_assert(std::is_base_of_v<std::runtime_error, wal::Error>);
+
+static int failures = 0;
+
+#define CHECK(cond)                                                                \
+    do {                                                                           \
+        if (!(cond)) {                                                             \
+            std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+            failures++;                                                            \
+        }                                                                          \
+    } while (0)
+
+// Runs `body`, which must throw wal::Error with `code` and a message that
+// starts with the C call's name and contains `text`.
+static void expect_error(const char *file, int line, const char *what, int code, const char *call,
+                         const char *text, const std::function<void()> &body) {
+    try {
+        body();
+        std::fprintf(stderr, "%s:%d: %s did not throw\n", file, line, what);
+    } catch (const wal::Error &e) {
+        std::string msg = e.what();
+        if (e.code() == code && msg.rfind(call, 0) == 0 && msg.find(text) != std::string::npos) return;
+        std::fprintf(stderr, "%s:%d: %s threw code %d \"%s\"; expected code %d, \"%s...%s\"\n", file, line,
+                     what, e.code(), e.what(), code, call, text);
+    }
+    failures++;
+}
+#define EXPECT_ERROR(code, call, text, ...) \
+    expect_error(__FILE__, __LINE__, #__VA_ARGS__, code, call, text, [&] { __VA_ARGS__; })
+
+struct TempDir {
+    fs::path path;
+    TempDir() {
+        const char *base = std::getenv("TMPDIR");
+        std::string tmpl = std::string(base && *base ? base : "/tmp") + "/libwal-hpp-XXXXXX";
+        if (mkdtemp(tmpl.data()) == nullptr) {
+            std::perror(tmpl.c_str());
+            std::exit(1);
+        }
+        path = tmpl;
+    }
+    ~TempDir() { fs::remove_all(path); }
+    std::string sub(const char *name) const { return (path / name).string(); }
+};
+
+// A record copied out of the log, to outlive the iterator.
+struct Owned {
+    uint64_t seq;
+    uint8_t op;
+    std::string key, value;
+    bool operator==(const Owned &o) const { return seq == o.seq && op == o.op && key == o.key && value == o.value; }
+};
+
+static std::vector<Owned> read_all(wal::Log &log, uint64_t after) {
+    std::vector<Owned> out;
+    for (const wal::Record &r : log.iter(after)) {
+        CHECK(r.is_checkpoint() == (r.op == WAL_OP_CHECKPOINT));
+        out.push_back({r.seq, r.op, std::string(r.key), std::string(r.value)});
+    }
+    return out;
+}
+
+static void test_options() {
+    wal_options_t c;
+    wal_options_init(&c);
+    const wal::Options defaults;
+    const wal_options_t &d = defaults.raw();
+    CHECK(d.segment_size == c.segment_size && d.sync_mode == c.sync_mode && d.sync_every == c.sync_every &&
+          d.recovery_mode == c.recovery_mode && d.read_only == c.read_only && d.preallocate == c.preallocate &&
+          d.create_if_missing == c.create_if_missing);
+    wal::Options o;
+    o.segment_size(4096).sync(wal::Sync::Every, 7).recovery(wal::Recover::Salvage).read_only().preallocate(false)
+        .create_if_missing(false);
+    const wal_options_t &r = o.raw();
+    CHECK(r.segment_size == 4096 && r.sync_mode == WAL_SYNC_EVERY && r.sync_every == 7 &&
+          r.recovery_mode == WAL_RECOVER_SALVAGE && r.read_only == 1 && r.preallocate == 0 &&
+          r.create_if_missing == 0);
+    o.raw().read_only = 0;
+    CHECK(o.raw().read_only == 0);
+    CHECK(std::string(wal::version()) == std::to_string(WAL_VERSION_MAJOR) + "." +
+                                             std::to_string(WAL_VERSION_MINOR) + "." +
+                                             std::to_string(WAL_VERSION_PATCH));
+}
+
+// Every kind of key and value append takes, a batch, a checkpoint, sync,
+// truncate, and what iteration and replay give back.
+static void test_write_and_read(const TempDir &tmp) {
+    wal::Log log(tmp.sub("rw"), wal::Options().segment_size(4096));
+    CHECK(log.is_open() && log.get() != nullptr);
+    CHECK(log.last_seq() == 0 && log.first_seq() == 1);
+
+    const std::string s = "string";
+    const std::vector<uint8_t> bytes = {0, 1, 2, 255};
+    const std::array<std::byte, 2> arr = {std::byte{0x61}, std::byte{0x62}};
+    const char raw[3] = {'x', '\0', 'y'};
+    CHECK(log.append(WAL_OP_PUT, "k1", "v1") == 1);
+    CHECK(log.append(WAL_OP_PUT, s, std::string_view("view")) == 2);
+    CHECK(log.append(WAL_OP_PUT, bytes, arr) == 3);
+    CHECK(log.append(WAL_OP_PUT, wal::Bytes(raw, sizeof raw), std::string()) == 4);
+    CHECK(log.append(WAL_OP_DELETE, "k1") == 5);
+    CHECK(log.append(200, "", nullptr) == 6);  // any op 1..254; empty key and value
+
+    CHECK(log.append_batch({{WAL_OP_PUT, "b1", "1"}, {WAL_OP_DELETE, "b2", {}}}) == 8);
+    std::vector<wal::Entry> batch = {{WAL_OP_PUT, bytes, s}, {WAL_OP_PUT, "b4", arr}, {WAL_OP_PUT, "b5", "5"}};
+    CHECK(log.append_batch(batch) == 11);
+    uint64_t n = log.checkpoint();
+    CHECK(n == 12);
+    log.sync();
+    CHECK(log.append(WAL_OP_PUT, "after", std::string(5000, 'z')) == 13);  // bigger than a segment
+    CHECK(log.last_seq() == 13);
+
+    const std::string bytes_s(bytes.begin(), bytes.end());
+    const std::vector<Owned> want = {
+        {1, WAL_OP_PUT, "k1", "v1"}, {2, WAL_OP_PUT, "string", "view"}, {3, WAL_OP_PUT, bytes_s, "ab"},
+        {4, WAL_OP_PUT, std::string(raw, 3), ""}, {5, WAL_OP_DELETE, "k1", ""}, {6, 200, "", ""},
+        {7, WAL_OP_PUT, "b1", "1"}, {8, WAL_OP_DELETE, "b2", ""}, {9, WAL_OP_PUT, bytes_s, "string"},
+        {10, WAL_OP_PUT, "b4", "ab"}, {11, WAL_OP_PUT, "b5", "5"}, {12, WAL_OP_CHECKPOINT, "", ""},
+        {13, WAL_OP_PUT, "after", std::string(5000, 'z')}};
+    CHECK(read_all(log, 0) == want);
+
+    // replay gives the same records; a callback returning false stops it.
+    size_t i = 0;
+    uint64_t count = log.replay(0, [&](const wal::Record &r) {
+        CHECK(i < want.size() && r.seq == want[i].seq && r.key == want[i].key && r.value == want[i].value);
+        i++;
+    });
+    CHECK(count == want.size() && i == want.size());
+    CHECK(log.replay(n - 1, [](const wal::Record &r) { return !r.is_checkpoint(); }) == 1);
+    CHECK(log.replay(log.last_seq(), [](const wal::Record &) { return true; }) == 0);
+
+    log.truncate(n);
+    CHECK(log.first_seq() == n + 1 && log.last_seq() == 13);
+    CHECK(read_all(log, 0) == std::vector<Owned>(want.end() - 1, want.end()));
+    log.truncate(3);  // below first_seq: nothing to do
+    CHECK(log.first_seq() == n + 1);
+    log.close();
+    CHECK(!log.is_open());
+    log.close();  // closing twice does nothing
+
+    wal::Log reopened(tmp.sub("rw"));
+    CHECK(reopened.first_seq() == n + 1 && reopened.last_seq() == 13);
+    CHECK(reopened.append(WAL_OP_PUT, "k", "v") == 14);
+}
+
+static void test_moves(const TempDir &tmp) {
+    wal::Log a(tmp.sub("move-a"));
+    a.append(WAL_OP_PUT, "a", "1");
+    wal::Log b(std::move(a));
+    CHECK(!a.is_open() && b.is_open());
+    CHECK(b.append(WAL_OP_PUT, "a", "2") == 2);
+    EXPECT_ERROR(WAL_E_INVALID, "wal::Log", "closed", a.append(WAL_OP_PUT, "x"));
+    EXPECT_ERROR(WAL_E_INVALID, "wal::Log", "closed", a.last_seq());
+    a.close();  // a moved-from log closes quietly
+
+    // Move assignment closes the log it replaces: its directory is free again.
+    wal::Log c(tmp.sub("move-c"));
+    c = std::move(b);
+    CHECK(c.last_seq() == 2);
+    { wal::Log again(tmp.sub("move-c")); }  // no WAL_E_LOCKED
+    { wal::Log scoped(tmp.sub("move-d")); scoped.append(WAL_OP_PUT, "d"); }
+    wal::Log d(tmp.sub("move-d"));  // the destructor closed it
+    CHECK(d.last_seq() == 1);
+
+    // Moving an iterator is not a step: the record it handed out stays valid.
+    for (int k = 0; k < 3; k++) c.append(WAL_OP_PUT, "key" + std::to_string(k), "value");
+    wal::Iterator it = c.iter(2);
+    std::optional<wal::Record> r = it.next();
+    wal::Iterator moved = std::move(it);
+    CHECK(r && r->key == "key0" && r->value == "value");
+    r = moved.next();
+    CHECK(r && r->key == "key1");
+    EXPECT_ERROR(WAL_E_INVALID, "wal::Iterator", "move", it.next());
+    it = std::move(moved);  // move assignment
+    r = it.next();
+    CHECK(r && r->key == "key2" && !it.next());
+    CHECK(it.get() != nullptr && moved.get() == nullptr);
+}
+
+// An iterator sees records appended after it reached the end, outlives its
+// Log, and reports records truncated under it.
+static void test_iterator_lifetime(const TempDir &tmp) {
+    wal::Log log(tmp.sub("iter"), wal::Options().segment_size(4096));
+    log.append(WAL_OP_PUT, "k1", "v1");
+    wal::Iterator it = log.iter();
+    std::optional<wal::Record> r = it.next();
+    CHECK(r && r->seq == 1 && r->key == "k1" && r->value == "v1");
+    CHECK(!it.next());
+    log.append(WAL_OP_PUT, "k2", "v2");
+    int seen = 0;
+    for (const wal::Record &rec : it) seen += rec.key == "k2";
+    CHECK(seen == 1);
+
+    wal::Iterator outliving = log.iter();
+    log.close();
+    r = outliving.next();
+    CHECK(r && r->seq == 1);
+
+    wal::Log again(tmp.sub("iter"), wal::Options().segment_size(4096));
+    const std::string big(3000, 'x');  // one record per segment
+    for (int i = 0; i < 6; i++) again.append(WAL_OP_PUT, "big", big);
+    wal::Iterator stale = again.iter(2);
+    again.truncate(6);
+    EXPECT_ERROR(WAL_E_RANGE, "wal_iter_next", "", stale.next());
+}
+
+struct CallbackFailure : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// An exception thrown by the callback stops the replay, crosses no C frame,
+// and reaches the caller as it was thrown; the log stays usable.
+static void test_replay_exception(const TempDir &tmp) {
+    wal::Log log(tmp.sub("replay-throw"));
+    for (int i = 0; i < 5; i++) log.append(WAL_OP_PUT, "k" + std::to_string(i), "v");
+    int calls = 0;
+    try {
+        log.replay(0, [&](const wal::Record &r) {
+            calls++;
+            if (r.seq == 3) throw CallbackFailure("stop at 3");
+        });
+        std::fprintf(stderr, "%s:%d: the callback's exception was lost\n", __FILE__, __LINE__);
+        failures++;
+    } catch (const CallbackFailure &e) {
+        CHECK(std::string(e.what()) == "stop at 3");
+    }
+    CHECK(calls == 3);
+    // A wal::Error thrown by a call inside the callback is the one that comes out.
+    EXPECT_ERROR(WAL_E_INVALID, "wal_append", "op 0",
+                 log.replay(0, [&](const wal::Record &) { log.append(0, "bad op"); }));
+    CHECK(log.append(WAL_OP_PUT, "after", "throw") == 6);
+    CHECK(log.replay(5, [](const wal::Record &r) { CHECK(r.key == "after"); }) == 1);
+}
+
+static void test_errors(const TempDir &tmp) {
+    const std::string dir = tmp.sub("errors");
+    wal::Log log(dir, wal::Options().segment_size(4096));
+    EXPECT_ERROR(WAL_E_INVALID, "wal_append", "op 0", log.append(0, "k"));
+    EXPECT_ERROR(WAL_E_INVALID, "wal_append", "", log.append(WAL_OP_CHECKPOINT, "k"));
+    EXPECT_ERROR(WAL_E_INVALID, "wal_append_batch", "", log.append_batch({}));
+    EXPECT_ERROR(WAL_E_INVALID, "wal_append_batch", "", log.append_batch({{WAL_OP_PUT, "a", "1"}, {0, "b", "2"}}));
+    CHECK(log.last_seq() == 0);
+    EXPECT_ERROR(WAL_E_RANGE, "wal_append", "", log.append(WAL_OP_PUT, wal::Bytes("", size_t(WAL_MAX_RECORD_SIZE) + 1)));
+    EXPECT_ERROR(WAL_E_RANGE, "wal_truncate", "", log.truncate(1));
+    EXPECT_ERROR(WAL_E_LOCKED, "wal_open", "", wal::Log second(dir));
+    const std::string big(3000, 'x');
+    for (int i = 0; i < 6; i++) log.append(WAL_OP_PUT, "big", big);
+    log.truncate(4);
+    EXPECT_ERROR(WAL_E_RANGE, "wal_iter_open", "", log.iter(2));
+    EXPECT_ERROR(WAL_E_RANGE, "wal_replay", "", log.replay(2, [](const wal::Record &) {}));
+    log.close();
+
+    wal::Log ro(dir, wal::Options().read_only());
+    CHECK(ro.last_seq() == 6 && ro.first_seq() == 5);
+    EXPECT_ERROR(WAL_E_READONLY, "wal_append", "", ro.append(WAL_OP_PUT, "k"));
+    EXPECT_ERROR(WAL_E_READONLY, "wal_checkpoint", "", ro.checkpoint());
+    EXPECT_ERROR(WAL_E_READONLY, "wal_sync", "", ro.sync());
+    ro.close();
+
+    const std::string bad = tmp.sub("bad-options");
+    EXPECT_ERROR(WAL_E_INVALID, "wal_open", "", wal::Log l(bad, wal::Options().segment_size(100)));
+    CHECK(!fs::exists(bad));
+    const std::string missing = tmp.sub("missing");
+    EXPECT_ERROR(WAL_E_IO, "wal_open", missing.c_str(), wal::Log l(missing, wal::Options().create_if_missing(false)));
+
+    // A missing segment in the middle is damage TAIL recovery does not repair.
+    const std::string gap = tmp.sub("gap");
+    {
+        wal::Log g(gap, wal::Options().segment_size(4096));
+        for (int i = 0; i < 4; i++) g.append(WAL_OP_PUT, "big", big);
+    }
+    std::vector<fs::path> segments;
+    for (const auto &e : fs::directory_iterator(gap))
+        if (e.path().extension() == ".wal") segments.push_back(e.path());
+    std::sort(segments.begin(), segments.end());
+    CHECK(segments.size() >= 3);
+    if (segments.size() >= 3) fs::remove(segments[1]);
+    EXPECT_ERROR(WAL_E_CORRUPT, "wal_", "", {
+        wal::Log g(gap);
+        g.replay(0, [](const wal::Record &) {});
+    });
+}
+
+int main() {
+    TempDir tmp;
+    test_options();
+    test_write_and_read(tmp);
+    test_moves(tmp);
+    test_iterator_lifetime(tmp);
+    test_replay_exception(tmp);
+    test_errors(tmp);
+    if (failures) {
+        std::fprintf(stderr, "test_wal_hpp: %d check(s) failed\n", failures);
+        return 1;
+    }
+    std::printf("test_wal_hpp: all checks passed\n");
+    return 0;
+}
