@@ -102,6 +102,8 @@ impl WalIter {
                     self.expected = frame.header.last_seq() + 1;
                     if frame.header.last_seq() > self.skip_upto {
                         self.cursor = Some(Cursor { frame, index: 0, at: 0 });
+                    } else {
+                        reader.recycle(frame.payload);
                     }
                 }
                 Step::Stop(stop) => {
@@ -116,7 +118,10 @@ impl WalIter {
     fn next_in_frame(&mut self) -> Option<Found> {
         let cursor = self.cursor.as_mut()?;
         if cursor.index >= cursor.frame.header.count {
-            self.cursor = None;
+            let done = self.cursor.take().unwrap();
+            if let Some(reader) = self.reader.as_mut() {
+                reader.recycle(done.frame.payload);
+            }
             return None;
         }
         let (entry, next) = format::next_entry(&cursor.frame.payload, cursor.at)

@@ -97,7 +97,10 @@ pub fn recover(fs: &dyn Fs, dir: &Path, opts: &Options) -> Result<Recovered> {
 fn read_to_stop(reader: &mut SegmentReader, mut expected: u64) -> Result<(u64, Stop)> {
     loop {
         match reader.next(expected)? {
-            Step::Frame(frame) => expected = frame.header.last_seq() + 1,
+            Step::Frame(frame) => {
+                expected = frame.header.last_seq() + 1;
+                reader.recycle(frame.payload);
+            }
             Step::Stop(stop) => return Ok((expected, stop)),
         }
     }

@@ -142,6 +142,8 @@ pub struct SegmentReader {
     limit: u64,
     buf: Vec<u8>,
     buf_off: u64,
+    /// A payload buffer handed back by `recycle`, reused by the next frame.
+    spare: Vec<u8>,
 }
 
 impl SegmentReader {
@@ -173,6 +175,7 @@ impl SegmentReader {
             limit: limit.unwrap_or(len).max(SEGMENT_HEADER_LEN as u64),
             buf: Vec::new(),
             buf_off: 0,
+            spare: Vec::new(),
         })
     }
 
@@ -302,7 +305,9 @@ impl SegmentReader {
             return Ok(None);
         }
         let payload = self.read_payload(offset + FRAME_HEADER_LEN as u64, header.payload_len)?;
-        Ok(format::frame_is_valid(&header_bytes, &payload).then_some(header))
+        let valid = format::frame_is_valid(&header_bytes, &payload);
+        self.recycle(payload);
+        Ok(valid.then_some(header))
     }
 
     /// Up to `len` bytes at `offset`, fewer at the limit or end of file.
@@ -322,12 +327,23 @@ impl SegmentReader {
         Ok(&self.buf[start..end])
     }
 
+    /// Hands back a frame's payload buffer for the next frame to reuse, so
+    /// that reading a log allocates once, not once per frame.
+    pub fn recycle(&mut self, payload: Vec<u8>) {
+        if payload.capacity() <= READ_CHUNK {
+            self.spare = payload;
+        }
+    }
+
     fn read_payload(&mut self, offset: u64, len: u64) -> Result<Vec<u8>> {
         let len = len as usize;
+        let mut payload = std::mem::take(&mut self.spare);
+        payload.clear();
         if len <= READ_CHUNK {
-            return Ok(self.fetch(offset, len)?.to_vec());
+            payload.extend_from_slice(self.fetch(offset, len)?);
+            return Ok(payload);
         }
-        let mut payload = vec![0u8; len];
+        payload.resize(len, 0);
         let n = read_full_at(&*self.file, &mut payload, offset)
             .map_err(|e| Error::io("read", &self.path, e))?;
         payload.truncate(n);
