@@ -65,17 +65,19 @@ inline uint64_t check_seq(uint64_t seq, const char *call) {
     return seq;
 }
 
-template <class C>
-using element_t = std::remove_reference_t<decltype(*std::data(std::declval<const C &>()))>;
+template <class T>
+inline constexpr bool is_byte_v = std::is_same_v<T, char> || std::is_same_v<T, unsigned char> ||
+                                  std::is_same_v<T, signed char> || std::is_same_v<T, std::byte>;
 
-// A contiguous container of one-byte elements: std::string, std::string_view,
+// A contiguous container of bytes: std::string, std::string_view,
 // std::vector<uint8_t>, std::array<std::byte, N>, std::span (C++20)...
 template <class C, class = void>
 struct is_byte_range : std::false_type {};
 template <class C>
-struct is_byte_range<C, std::void_t<decltype(std::size(std::declval<const C &>())), element_t<C>>>
-    : std::bool_constant<!std::is_array_v<C> && sizeof(element_t<C>) == 1 &&
-                         std::is_trivially_copyable_v<element_t<C>>> {};
+struct is_byte_range<C, std::void_t<decltype(std::data(std::declval<const C &>())),
+                                    decltype(std::size(std::declval<const C &>()))>>
+    : std::bool_constant<!std::is_array_v<C> &&
+                         is_byte_v<std::remove_cv_t<std::remove_pointer_t<decltype(std::data(std::declval<const C &>()))>>>> {};
 
 }  // namespace detail
 

@@ -21,6 +21,10 @@ static_assert(!std::is_copy_constructible_v<wal::Iterator> && !std::is_copy_assi
 static_assert(std::is_nothrow_move_constructible_v<wal::Iterator> &&
               std::is_nothrow_move_assignable_v<wal::Iterator>);
 static_assert(std::is_base_of_v<std::runtime_error, wal::Error>);
+static_assert(std::is_convertible_v<std::string, wal::Bytes> && std::is_convertible_v<const char *, wal::Bytes> &&
+              std::is_convertible_v<std::vector<uint8_t>, wal::Bytes> &&
+              std::is_convertible_v<std::array<std::byte, 4>, wal::Bytes>);
+static_assert(!std::is_convertible_v<std::vector<int>, wal::Bytes> && !std::is_convertible_v<int, wal::Bytes>);
 
 static int failures = 0;
 
