@@ -1,0 +1,3 @@
+module github.com/libwal/libwal/bindings/go
+
+go 1.19
