@@ -79,11 +79,16 @@ fn decode_header32(magic: &[u8; 8], buf: &[u8]) -> Result<u64, &'static str> {
     Ok(u64_at(buf, 16))
 }
 
-/// The version of a header whose magic and checksum are right, so that a
-/// log written by another format version is refused, never repaired.
+/// What `segment_header_version` says of a sound header with another magic.
+pub const NOT_A_SEGMENT: u32 = 0;
+
+/// The version of a header whose checksum is right, so that a log written
+/// by another format version is refused, never repaired. A sound header
+/// with another magic was written whole by another program (damage breaks
+/// the checksum): it is refused too, as version `NOT_A_SEGMENT`.
 pub fn segment_header_version(buf: &[u8]) -> Option<u32> {
-    let sound = buf.len() >= 32 && buf[0..8] == SEGMENT_MAGIC && crc32fast::hash(&buf[0..28]) == u32_at(buf, 28);
-    sound.then(|| u32_at(buf, 8))
+    let sound = buf.len() >= 32 && crc32fast::hash(&buf[0..28]) == u32_at(buf, 28);
+    sound.then(|| if buf[0..8] == SEGMENT_MAGIC { u32_at(buf, 8) } else { NOT_A_SEGMENT })
 }
 
 pub fn encode_segment_header(first_seq: u64) -> [u8; SEGMENT_HEADER_LEN] {

@@ -88,6 +88,9 @@ pub fn foreign_version(fs: &dyn Fs, path: &Path) -> Result<Option<u32>> {
 }
 
 pub fn foreign_version_error(path: &Path, version: u32) -> Error {
+    if version == format::NOT_A_SEGMENT {
+        return Error::corrupt(path, "is not a libwal segment: its header has a valid checksum but another magic");
+    }
     Error::corrupt(
         path,
         format!("written in format version {version}; this libwal reads version {}", format::FORMAT_VERSION),
