@@ -258,3 +258,36 @@ func TestVersion(t *testing.T) {
 		t.Fatalf("Version() = %q, want MAJOR.MINOR.PATCH", v)
 	}
 }
+
+// A damaged byte in an older segment is not a torn tail: ErrCorrupt, from
+// Open or from the read that meets it, naming the file.
+func TestDamageIsErrCorrupt(t *testing.T) {
+	dir := t.TempDir()
+	w := openT(t, dir, &Options{SegmentSize: 4096, NoPreallocate: true})
+	for i := 0; i < 100; i++ {
+		appendT(t, w, OpPut, "key", strings.Repeat("v", 100))
+	}
+	w.Close()
+	segments, _ := filepath.Glob(filepath.Join(dir, "*.wal"))
+	if len(segments) < 2 {
+		t.Fatalf("want several segments, got %v", segments)
+	}
+	oldest := segments[0] // names sort in log order
+	data, err := os.ReadFile(oldest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)/2] ^= 0xff
+	if err := os.WriteFile(oldest, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	w, err = Open(dir, nil)
+	if err == nil {
+		defer w.Close()
+		_, err = collect(w, 0)
+	}
+	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), filepath.Base(oldest)) {
+		t.Fatalf("got %v, want ErrCorrupt naming %s", err, filepath.Base(oldest))
+	}
+}
