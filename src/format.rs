@@ -91,6 +91,12 @@ pub fn segment_header_version(buf: &[u8]) -> Option<u32> {
     sound.then(|| if buf[0..8] == SEGMENT_MAGIC { u32_at(buf, 8) } else { NOT_A_SEGMENT })
 }
 
+/// The version of a metadata file whose magic and checksum are right.
+pub fn meta_version(buf: &[u8]) -> Option<u32> {
+    let sound = buf.len() >= 32 && buf[0..8] == META_MAGIC && crc32fast::hash(&buf[0..28]) == u32_at(buf, 28);
+    sound.then(|| u32_at(buf, 8))
+}
+
 pub fn encode_segment_header(first_seq: u64) -> [u8; SEGMENT_HEADER_LEN] {
     encode_header32(&SEGMENT_MAGIC, first_seq)
 }

@@ -253,6 +253,24 @@ fn a_segment_of_another_format_version_is_refused_in_both_modes() {
 }
 
 #[test]
+fn a_metadata_file_of_another_format_version_is_refused_by_name() {
+    let dir = TempDir::new("meta-version");
+    let wal = fill(dir.path(), small(4096), 3, 10);
+    wal.truncate(1).unwrap();
+    wal.close().unwrap();
+    let meta = dir.path().join("wal.meta");
+    let mut bytes = std::fs::read(&meta).unwrap();
+    bytes[8] = 1;
+    let crc = crc32fast::hash(&bytes[0..28]);
+    bytes[28..32].copy_from_slice(&crc.to_le_bytes());
+    std::fs::write(&meta, &bytes).unwrap();
+    let err = Wal::open(dir.path(), small(4096)).err().unwrap();
+    assert_eq!(err.kind(), ErrorKind::Corrupt);
+    assert!(err.message().contains("wal.meta") && err.message().contains("format version 1"), "{err}");
+    assert_eq!(std::fs::read(&meta).unwrap(), bytes, "nothing changed");
+}
+
+#[test]
 fn a_newest_segment_shorter_than_its_header_is_an_interrupted_creation() {
     let dir = TempDir::new("short-header");
     fill(dir.path(), small(4096), 3, 10).close().unwrap();
