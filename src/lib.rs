@@ -7,6 +7,7 @@
 
 mod error;
 pub mod format;
+pub mod inspect;
 pub mod io;
 mod log;
 mod meta;
