@@ -1,0 +1,119 @@
+//! How a record is printed: one line of text, or one JSON object.
+//!
+//! Keys and values are shown as text when they are printable UTF-8 (no
+//! control character but tab, newline and carriage return), as hex
+//! otherwise. Text is quoted and escaped, so every record stays on one line.
+
+use std::fmt::Write;
+use wal::Record;
+
+/// PUT, DELETE and CHECKPOINT: the ops the C API names.
+pub fn op_name(op: u8) -> Option<&'static str> {
+    match op {
+        1 => Some("PUT"),
+        2 => Some("DELETE"),
+        wal::OP_CHECKPOINT => Some("CHECKPOINT"),
+        _ => None,
+    }
+}
+
+/// The bytes as text, if they are printable UTF-8.
+fn printable(bytes: &[u8]) -> Option<&str> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let ok = |c: char| !c.is_control() || matches!(c, '\t' | '\n' | '\r');
+    text.chars().all(ok).then_some(text)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// `key="text"` (Rust escapes) or `key=0x6b00`.
+fn text_field(name: &str, bytes: &[u8]) -> String {
+    match printable(bytes) {
+        Some(text) => format!("{name}=\"{}\"", text.escape_debug()),
+        None => format!("{name}=0x{}", hex(bytes)),
+    }
+}
+
+/// `seq=5 op=PUT key="k" value="v"`; an op without a name is its number.
+pub fn text_line(r: &Record<'_>) -> String {
+    let op = op_name(r.op).map_or_else(|| r.op.to_string(), str::to_string);
+    format!("seq={} op={op} {} {}", r.seq, text_field("key", r.key), text_field("value", r.value))
+}
+
+/// A JSON string literal.
+fn json_string(text: &str) -> String {
+    let mut s = String::with_capacity(text.len() + 2);
+    s.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => s.push_str("\\\""),
+            '\\' => s.push_str("\\\\"),
+            '\n' => s.push_str("\\n"),
+            '\r' => s.push_str("\\r"),
+            '\t' => s.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(s, "\\u{:04x}", c as u32);
+            }
+            c => s.push(c),
+        }
+    }
+    s.push('"');
+    s
+}
+
+/// `"key":"text"` or `"key_hex":"6b00"`.
+fn json_field(name: &str, bytes: &[u8]) -> String {
+    match printable(bytes) {
+        Some(text) => format!("\"{name}\":{}", json_string(text)),
+        None => format!("\"{name}_hex\":\"{}\"", hex(bytes)),
+    }
+}
+
+/// `{"seq":5,"op":1,"op_name":"PUT","key":"k","value":"v"}`.
+pub fn json_line(r: &Record<'_>) -> String {
+    let name = op_name(r.op).map_or_else(String::new, |n| format!(",\"op_name\":\"{n}\""));
+    format!(
+        "{{\"seq\":{},\"op\":{}{name},{},{}}}",
+        r.seq,
+        r.op,
+        json_field("key", r.key),
+        json_field("value", r.value)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record<'a>(op: u8, key: &'a [u8], value: &'a [u8]) -> Record<'a> {
+        Record { seq: 7, op, key, value }
+    }
+
+    #[test]
+    fn printable_text_is_quoted_and_escaped_on_one_line() {
+        let r = record(1, b"a \"b\"\\", "é\n\t".as_bytes());
+        assert_eq!(text_line(&r), r#"seq=7 op=PUT key="a \"b\"\\" value="é\n\t""#);
+    }
+
+    #[test]
+    fn bytes_that_are_not_printable_utf8_are_hex() {
+        let r = record(9, &[0xff, 0x00], b"\x01");
+        assert_eq!(text_line(&r), "seq=7 op=9 key=0xff00 value=0x01");
+        assert_eq!(json_line(&r), r#"{"seq":7,"op":9,"key_hex":"ff00","value_hex":"01"}"#);
+    }
+
+    #[test]
+    fn json_escapes_quotes_backslashes_and_controls() {
+        let r = record(255, b"", b"q\"\\\r\n\tz");
+        assert_eq!(
+            json_line(&r),
+            r#"{"seq":7,"op":255,"op_name":"CHECKPOINT","key":"","value":"q\"\\\r\n\tz"}"#
+        );
+        assert_eq!(json_string("\u{1f}"), r#""\u001f""#);
+    }
+}
