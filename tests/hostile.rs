@@ -111,15 +111,22 @@ fn snapshot(dir: &Path) -> Snapshot {
         .collect()
 }
 
+fn opts(recovery_mode: RecoveryMode, read_only: bool) -> Options {
+    Options { recovery_mode, read_only, ..small(4096) }
+}
+
 /// The four ways to open a log: TAIL and SALVAGE, writable and read-only.
-fn every_mode(opts: Options) -> [Options; 4] {
-    let with = |recovery_mode, read_only| Options { recovery_mode, read_only, ..opts };
+fn every_mode() -> [Options; 4] {
     [
-        with(RecoveryMode::Tail, false),
-        with(RecoveryMode::Salvage, false),
-        with(RecoveryMode::Tail, true),
-        with(RecoveryMode::Salvage, true),
+        opts(RecoveryMode::Tail, false),
+        opts(RecoveryMode::Salvage, false),
+        opts(RecoveryMode::Tail, true),
+        opts(RecoveryMode::Salvage, true),
     ]
+}
+
+fn tail_modes() -> [Options; 2] {
+    [opts(RecoveryMode::Tail, false), opts(RecoveryMode::Tail, true)]
 }
 
 /// A log of 30 records (ids 1..30) in 4-KiB segments: four segments.
@@ -135,10 +142,10 @@ fn open_and_replay(dir: &Path, opts: Options) -> wal::Result<usize> {
     Ok(common::collect(&Wal::open(dir, opts)?, 0)?.len())
 }
 
-/// Every way of opening `dir` fails with `kind`, at the open or at the
-/// replay that meets the damage, naming `culprit`; no file changes.
-fn assert_refused(dir: &Path, kind: ErrorKind, culprit: &Path) {
-    for opts in every_mode(small(4096)) {
+/// Opening `dir` in each of `modes` fails with `kind`, at the open or at
+/// the replay that meets the damage, naming `culprit`; no file changes.
+fn assert_refused(dir: &Path, modes: &[Options], kind: ErrorKind, culprit: &Path) {
+    for &opts in modes {
         let before = snapshot(dir);
         let result = open_and_replay(dir, opts);
         let err = result.err().unwrap_or_else(|| panic!("{opts:?} read {}", dir.display()));
@@ -168,7 +175,7 @@ fn a_segment_of_another_format_version_is_refused_and_kept() {
         let dir = log_of_four_segments("version");
         let segment = &segments(dir.path())[which];
         rewrite_header(segment, |h| h[8..12].copy_from_slice(&9u32.to_le_bytes()));
-        assert_refused(dir.path(), ErrorKind::Corrupt, segment);
+        assert_refused(dir.path(), &every_mode(), ErrorKind::Corrupt, segment);
     }
 }
 
@@ -178,6 +185,296 @@ fn a_segment_with_a_foreign_magic_is_refused_and_kept() {
         let dir = log_of_four_segments("magic");
         let segment = &segments(dir.path())[which];
         rewrite_header(segment, |h| h[..8].copy_from_slice(b"OTHERLOG"));
-        assert_refused(dir.path(), ErrorKind::Corrupt, segment);
+        assert_refused(dir.path(), &every_mode(), ErrorKind::Corrupt, segment);
+    }
+}
+
+/// docs/FORMAT.md: the directory holds segments (`*.wal`) and libwal's own
+/// files. A file with any other name cannot hold records and is common
+/// beside data (`lost+found` on a mount point, backups, NFS silly-renames,
+/// editor files): it is ignored and never touched. A `*.wal` file that is
+/// not a segment name may hold records (a renamed or copied segment): it is
+/// refused rather than skipped.
+#[test]
+fn unrelated_files_are_ignored_and_left_alone() {
+    let dir = log_of_four_segments("unrelated");
+    std::fs::create_dir(dir.path().join("lost+found")).unwrap();
+    let names = ["README", ".nfs000123", "wal.meta.bak", "00000000000000000001.wal.bak", "LOCK~"];
+    for name in names {
+        std::fs::write(dir.path().join(name), b"not a segment").unwrap();
+    }
+    let unrelated = |s: Snapshot| {
+        let name_of = |p: &Path| p.file_name().unwrap().to_string_lossy().into_owned();
+        s.into_iter().filter(|(p, _)| names.contains(&&*name_of(p)) || name_of(p) == "lost+found").collect::<Snapshot>()
+    };
+    let before = unrelated(snapshot(dir.path()));
+    for opts in every_mode() {
+        let wal = Wal::open(dir.path(), opts).unwrap();
+        assert_eq!(common::seqs(&wal, 0), (1..=30).collect::<Vec<_>>(), "{opts:?}");
+    }
+    let wal = Wal::open(dir.path(), small(4096)).unwrap();
+    wal.append(1, b"k", b"v").unwrap();
+    wal.truncate(10).unwrap();
+    wal.close().unwrap();
+    assert!(unrelated(snapshot(dir.path())) == before, "an unrelated file was changed");
+}
+
+#[test]
+fn a_wal_file_that_is_not_a_segment_name_is_refused() {
+    let names = ["notes.wal", "1.wal", "00000000000000000000.wal", "99999999999999999999.wal", " 0000000000000000031.wal"];
+    for name in names {
+        let dir = log_of_four_segments("stray");
+        let stray = dir.path().join(name);
+        std::fs::write(&stray, b"records, perhaps").unwrap();
+        assert_refused(dir.path(), &every_mode(), ErrorKind::Corrupt, &stray);
+    }
+}
+
+#[test]
+fn a_directory_with_a_segment_name_is_an_io_error_naming_it() {
+    let dir = log_of_four_segments("segment-dir");
+    let odd = dir.path().join(wal::segment::segment_name(31));
+    std::fs::create_dir(&odd).unwrap();
+    assert_refused(dir.path(), &every_mode(), ErrorKind::Io, &odd);
+}
+
+#[test]
+fn a_damaged_metadata_file_is_refused_in_every_mode() {
+    let damage: [(&str, fn(&Path)); 5] = [
+        ("a flipped byte", |meta| flip_byte(meta, 17)),
+        ("cut short", |meta| common::shrink(meta, 31)),
+        ("empty", |meta| common::shrink(meta, 0)),
+        ("one byte too long", |meta| append_bytes(meta, b"x")),
+        ("a segment header", |meta| std::fs::write(meta, wal::format::encode_segment_header(1)).unwrap()),
+    ];
+    for (what, damage) in damage {
+        let dir = log_of_four_segments("meta");
+        let wal = Wal::open(dir.path(), small(4096)).unwrap();
+        wal.truncate(12).unwrap();
+        wal.close().unwrap();
+        let meta = dir.path().join("wal.meta");
+        damage(&meta);
+        eprintln!("wal.meta: {what}");
+        assert_refused(dir.path(), &every_mode(), ErrorKind::Corrupt, &meta);
+    }
+}
+
+/// A segment of records 1..30 written with 6-KiB segments: it starts at a
+/// seq where none of the 4-KiB log's segments does.
+fn segment_of_another_split(tag: &str, which: usize) -> (TempDir, PathBuf) {
+    let other = TempDir::new(tag);
+    fill(other.path(), small(6144), 30, 400).close().unwrap();
+    let segment = segments(other.path())[which].clone();
+    (other, segment)
+}
+
+#[test]
+fn a_segment_whose_first_seq_does_not_follow_its_predecessor_is_refused_by_tail() {
+    let dir = log_of_four_segments("gap");
+    let (_other, stranger) = segment_of_another_split("gap-other", 1);
+    let first_seqs = |d: &Path| segments(d).iter().map(|p| p.file_stem().unwrap().to_owned()).collect::<Vec<_>>();
+    assert!(!first_seqs(dir.path()).contains(&stranger.file_stem().unwrap().to_owned()));
+    // The second segment replaced by one that starts elsewhere: a gap or an
+    // overlap after the first segment's last record.
+    let second = &segments(dir.path())[1];
+    std::fs::remove_file(second).unwrap();
+    std::fs::copy(&stranger, dir.path().join(stranger.file_name().unwrap())).unwrap();
+    let first = &segments(dir.path())[0];
+    assert_refused(dir.path(), &tail_modes(), ErrorKind::Corrupt, first);
+    // SALVAGE keeps what comes before the break, and a read-only SALVAGE
+    // open says so without deleting anything.
+    let before = snapshot(dir.path());
+    let kept = open_and_replay(dir.path(), opts(RecoveryMode::Salvage, true)).unwrap();
+    assert!(snapshot(dir.path()) == before);
+    assert_eq!(open_and_replay(dir.path(), opts(RecoveryMode::Salvage, false)).unwrap(), kept);
+    assert_eq!(segments(dir.path()), vec![first.clone()], "SALVAGE drops the segments after the break");
+}
+
+#[test]
+fn a_segment_whose_header_disagrees_with_its_name_is_refused_by_tail() {
+    let dir = log_of_four_segments("renamed");
+    let newest = segments(dir.path())[3].clone();
+    let first_seq: u64 = newest.file_stem().unwrap().to_str().unwrap().parse().unwrap();
+    let renamed = dir.path().join(wal::segment::segment_name(first_seq + 1));
+    std::fs::rename(&newest, &renamed).unwrap();
+    assert_refused(dir.path(), &tail_modes(), ErrorKind::Corrupt, &renamed);
+}
+
+/// A frame header that claims a 4 GiB payload in a file of a few hundred
+/// bytes: the length is checked against the file before anything is
+/// allocated. The length field is found by its value, not its offset.
+#[test]
+fn a_frame_claiming_4_gib_allocates_nothing_of_that_size() {
+    let dir = TempDir::new("huge");
+    let wal = Wal::open(dir.path(), small(4096)).unwrap();
+    wal.append(1, b"k", &[0xab; 100]).unwrap();
+    wal.close().unwrap();
+    let segment = &segments(dir.path())[0];
+    let mut bytes = std::fs::read(segment).unwrap();
+    let payload_len = (wal::format::ENTRY_HEADER_LEN + 1 + 100) as u64;
+    let at: Vec<usize> = (32..bytes.len() - 8).filter(|&i| bytes[i..i + 8] == payload_len.to_le_bytes()).collect();
+    assert_eq!(at.len(), 1, "the payload length appears once in the segment");
+    bytes[at[0]..at[0] + 8].copy_from_slice(&(4u64 << 30).to_le_bytes());
+    std::fs::write(segment, &bytes).unwrap();
+    for opts in every_mode() {
+        let (outcome, largest) = largest_alloc_during(|| open_and_replay(dir.path(), opts));
+        assert!(largest < 64 * 1024, "{opts:?}: an allocation of {largest} bytes for a {}-byte file", bytes.len());
+        // The damaged frame is the last one: a torn write, cut off.
+        assert_eq!(outcome.unwrap(), 0, "{opts:?}");
+    }
+}
+
+// ---- a directory libwal may not write, a full disk ----
+
+use std::os::unix::fs::PermissionsExt;
+
+/// Runs `f` on a thread of its own and hands back its result or its panic.
+fn on_own_thread<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|s| s.spawn(f).join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+}
+
+/// Drops the calling thread (only it) to user and group `nobody` when it
+/// runs as root, whom file modes do not stop. Linux keeps credentials per
+/// thread; the raw system calls change this thread's only, where glibc's
+/// wrappers would change every thread's.
+fn drop_root_on_this_thread() {
+    if unsafe { libc::geteuid() } != 0 {
+        return;
+    }
+    const NOBODY: libc::c_long = 65534;
+    // SAFETY: plain system calls on this thread's credentials.
+    unsafe {
+        assert_eq!(libc::syscall(libc::SYS_setgroups, 0, std::ptr::null::<libc::gid_t>()), 0);
+        assert_eq!(libc::syscall(libc::SYS_setresgid, NOBODY, NOBODY, NOBODY), 0);
+        assert_eq!(libc::syscall(libc::SYS_setresuid, NOBODY, NOBODY, NOBODY), 0);
+    }
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// A log whose newest segment ends in a torn write (a writable open must
+/// cut it), in a directory whose files and entries may not be changed;
+/// `lock_mode` is the LOCK file's mode.
+fn unwritable_log(tag: &str, lock_mode: u32) -> TempDir {
+    let dir = log_of_four_segments(tag);
+    append_bytes(&segments(dir.path())[3], b"a torn write");
+    for segment in segments(dir.path()) {
+        set_mode(&segment, 0o444);
+    }
+    set_mode(&dir.path().join("LOCK"), lock_mode);
+    set_mode(dir.path(), 0o555);
+    dir
+}
+
+fn make_writable_again(dir: &Path) {
+    set_mode(dir, 0o755); // so that a non-root run can remove it
+}
+
+#[test]
+fn a_directory_that_may_not_be_written_is_refused_for_writing_and_read_only_works() {
+    let dir = unwritable_log("ro-dir", 0o444);
+    let lock = dir.path().join("LOCK");
+    assert_refused_on_own_thread(dir.path(), &lock);
+    make_writable_again(dir.path());
+}
+
+#[test]
+fn a_repair_that_may_not_be_written_is_refused_naming_the_segment() {
+    // The LOCK file may be opened for writing, the segment to cut may not.
+    let dir = unwritable_log("ro-segment", 0o666);
+    let newest = segments(dir.path())[3].clone();
+    assert_refused_on_own_thread(dir.path(), &newest);
+    make_writable_again(dir.path());
+}
+
+/// As an unprivileged user: writable opens fail with Io naming `culprit`,
+/// read-only opens read every record, and nothing changes.
+fn assert_refused_on_own_thread(dir: &Path, culprit: &Path) {
+    let before = snapshot(dir);
+    on_own_thread(|| {
+        drop_root_on_this_thread();
+        let writable = [opts(RecoveryMode::Tail, false), opts(RecoveryMode::Salvage, false)];
+        assert_refused(dir, &writable, ErrorKind::Io, culprit);
+        for opts in [opts(RecoveryMode::Tail, true), opts(RecoveryMode::Salvage, true)] {
+            assert_eq!(open_and_replay(dir, opts).unwrap(), 30, "{opts:?}");
+        }
+    });
+    assert!(snapshot(dir) == before);
+}
+
+/// Runs `f` on a thread of its own in a private mount namespace, with a
+/// tmpfs of `bytes` mounted on `at`: the mount is gone when the thread
+/// ends. None when this process may not mount (it is not root).
+fn on_small_tmpfs<T: Send>(at: &Path, bytes: u64, f: impl FnOnce() -> T + Send) -> Option<T> {
+    use std::os::unix::ffi::OsStrExt;
+    let target = std::ffi::CString::new(at.as_os_str().as_bytes()).unwrap();
+    let size = std::ffi::CString::new(format!("size={bytes}")).unwrap();
+    on_own_thread(|| {
+        // SAFETY: unshare and mount with valid C strings. CLONE_NEWNS gives
+        // this thread (only) a copy of the mount table.
+        unsafe {
+            if libc::unshare(libc::CLONE_NEWNS) != 0 {
+                return None;
+            }
+            let private = libc::MS_REC | libc::MS_PRIVATE;
+            assert_eq!(libc::mount(std::ptr::null(), c"/".as_ptr(), std::ptr::null(), private, std::ptr::null()), 0);
+            let tmpfs = c"tmpfs".as_ptr();
+            assert_eq!(libc::mount(tmpfs, target.as_ptr(), tmpfs, 0, size.as_ptr().cast()), 0);
+        }
+        Some(f())
+    })
+}
+
+/// Fills the file system holding `dir` to the last byte with a file that
+/// is not libwal's (an unrelated file, which libwal ignores).
+fn fill_disk(dir: &Path) {
+    use std::io::Write;
+    let mut filler = std::fs::File::create(dir.join("filler")).unwrap();
+    while filler.write_all(&[0xee; 4096]).is_ok() {}
+    while filler.write_all(&[0xee]).is_ok() {}
+}
+
+#[test]
+fn a_full_disk_fails_the_append_and_keeps_every_acknowledged_record() {
+    let mount = TempDir::new("enospc");
+    std::fs::create_dir(mount.path()).unwrap();
+    let dir = mount.path().join("log");
+    let opts = Options { segment_size: 64 << 10, ..small(4096) };
+    let ran = on_small_tmpfs(mount.path(), 256 << 10, || {
+        let wal = Wal::open(&dir, opts).unwrap();
+        let mut acked = 0;
+        let err = loop {
+            match wal.append(1, &common::key(acked + 1), &common::value(acked + 1, 1000)) {
+                Ok(seq) => acked = seq,
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(err.kind(), ErrorKind::Io, "{err}");
+        assert!(err.message().contains(&*dir.to_string_lossy()) && err.message().contains("os error 28"), "{err}");
+        assert_eq!(wal.append(1, b"k", b"v").unwrap_err().kind(), ErrorKind::Poisoned);
+        assert_eq!(wal.close().unwrap_err().kind(), ErrorKind::Poisoned);
+
+        // Reopened on the full disk: exactly the acknowledged records.
+        fill_disk(mount.path());
+        let wal = Wal::open(&dir, opts).unwrap();
+        let rows = common::collect(&wal, 0).unwrap();
+        let expected: Vec<common::Row> =
+            (1..=acked).map(|i| (i, 1, common::key(i), common::value(i, 1000))).collect();
+        assert!(rows == expected, "{} records read back, {acked} acknowledged", rows.len());
+
+        // A truncate cannot write its floor: refused, naming the file; the
+        // log keeps its records and its floor.
+        let err = wal.truncate(acked / 2).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Io, "{err}");
+        assert!(err.message().contains(&*dir.join("wal.meta.tmp").to_string_lossy()), "{err}");
+        drop(wal);
+        let wal = Wal::open(&dir, opts).unwrap();
+        assert_eq!((wal.first_seq(), wal.last_seq()), (1, acked));
+        assert!(!dir.join("wal.meta.tmp").exists(), "the reopen removed the half-written floor");
+    });
+    if ran.is_none() {
+        eprintln!("skipped: mounting a small tmpfs needs root (CAP_SYS_ADMIN)");
     }
 }
