@@ -1,5 +1,7 @@
 /* LevelDB (Debian's libleveldb-dev, C API leveldb/c.h) as a peer. As with
- * RocksDB, the memtable is made large (2 GiB) so that writes measure its log.
+ * RocksDB, the memtable is made large so that writes measure its log: 1 GiB,
+ * LevelDB's maximum (a larger value wraps in its int clamp and becomes the
+ * 64 KiB minimum).
  * Durable: sync writes (LevelDB groups concurrent writers into one log
  * record); bulk: sync=false, then one synced empty batch, which syncs the log.
  * Replay is a reopen plus a full scan; LevelDB has no range delete, so the
@@ -25,7 +27,7 @@ static void *level_open(const char *dir, int durable, int threads) {
     level_t *l = calloc(1, sizeof *l);
     l->opts = leveldb_options_create();
     leveldb_options_set_create_if_missing(l->opts, 1);
-    leveldb_options_set_write_buffer_size(l->opts, (size_t)2 << 30);
+    leveldb_options_set_write_buffer_size(l->opts, (size_t)1 << 30);
     l->wo = leveldb_writeoptions_create();
     leveldb_writeoptions_set_sync(l->wo, (uint8_t)durable);
     l->wo_sync = leveldb_writeoptions_create();
