@@ -9,12 +9,6 @@ INSTALL_TEST := $(abspath $(BUILD))/install-test
 
 .PHONY: install uninstall walctl-release test-install
 
-ifneq ($(wildcard walctl/Cargo.toml),)
-install: walctl-release
-endif
-walctl-release:
-	$(CARGO) build --release -p walctl
-
 install: lib
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR)
 	install -m 644 include/wal.h include/wal.hpp $(DESTDIR)$(INCDIR)/
@@ -27,6 +21,14 @@ install: lib
 	    wal.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/wal.pc
 	if [ -f $(REL)/walctl ]; then \
 	  install -d $(DESTDIR)$(BINDIR) && install -m 755 $(REL)/walctl $(DESTDIR)$(BINDIR)/walctl; fi
+
+# walctl is built after the library: a `cargo build -p walctl` unifies
+# features differently from the library's build and rebuilds the library.
+ifneq ($(wildcard walctl/Cargo.toml),)
+install: walctl-release
+endif
+walctl-release:
+	$(CARGO) build --release -p walctl
 
 uninstall:
 	rm -f $(DESTDIR)$(INCDIR)/wal.h $(DESTDIR)$(INCDIR)/wal.hpp $(DESTDIR)$(LIBDIR)/libwal.a \
