@@ -85,35 +85,3 @@ pub fn json_line(r: &Record<'_>) -> String {
         json_field("value", r.value)
     )
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn record<'a>(op: u8, key: &'a [u8], value: &'a [u8]) -> Record<'a> {
-        Record { seq: 7, op, key, value }
-    }
-
-    #[test]
-    fn printable_text_is_quoted_and_escaped_on_one_line() {
-        let r = record(1, b"a \"b\"\\", "é\n\t".as_bytes());
-        assert_eq!(text_line(&r), r#"seq=7 op=PUT key="a \"b\"\\" value="é\n\t""#);
-    }
-
-    #[test]
-    fn bytes_that_are_not_printable_utf8_are_hex() {
-        let r = record(9, &[0xff, 0x00], b"\x01");
-        assert_eq!(text_line(&r), "seq=7 op=9 key=0xff00 value=0x01");
-        assert_eq!(json_line(&r), r#"{"seq":7,"op":9,"key_hex":"ff00","value_hex":"01"}"#);
-    }
-
-    #[test]
-    fn json_escapes_quotes_backslashes_and_controls() {
-        let r = record(255, b"", b"q\"\\\r\n\tz");
-        assert_eq!(
-            json_line(&r),
-            r#"{"seq":7,"op":255,"op_name":"CHECKPOINT","key":"","value":"q\"\\\r\n\tz"}"#
-        );
-        assert_eq!(json_string("\u{1f}"), r#""\u001f""#);
-    }
-}

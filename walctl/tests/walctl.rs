@@ -112,7 +112,7 @@ fn mixed_log(tmp: &TempDir) {
     let wal = Wal::open(tmp.path(), small(4096)).unwrap();
     wal.append(1, b"k1", b"v1").unwrap();
     wal.append(2, b"k1", b"").unwrap();
-    wal.append(7, &[0xff, 0x00], "tab\there \"é\"".as_bytes()).unwrap();
+    wal.append(7, &[0xff, 0x00], "tab\t\"é\" \\ \r\n".as_bytes()).unwrap();
     wal.checkpoint().unwrap();
     wal.close().unwrap();
 }
@@ -126,7 +126,7 @@ fn dump_prints_one_line_per_record_text_or_hex() {
     let expected = [
         r#"seq=1 op=PUT key="k1" value="v1""#,
         r#"seq=2 op=DELETE key="k1" value="""#,
-        r#"seq=3 op=7 key=0xff00 value="tab\there \"é\"""#,
+        r#"seq=3 op=7 key=0xff00 value="tab\t\"é\" \\ \r\n""#,
         r#"seq=4 op=CHECKPOINT key="" value="""#,
     ];
     assert_eq!(dump.stdout.lines().collect::<Vec<_>>(), expected);
@@ -146,7 +146,7 @@ fn dump_json_is_one_valid_object_per_line() {
     let expected = [
         serde_json::json!({"seq": 1, "op": 1, "op_name": "PUT", "key": "k1", "value": "v1"}),
         serde_json::json!({"seq": 2, "op": 2, "op_name": "DELETE", "key": "k1", "value": ""}),
-        serde_json::json!({"seq": 3, "op": 7, "key_hex": "ff00", "value": "tab\there \"é\""}),
+        serde_json::json!({"seq": 3, "op": 7, "key_hex": "ff00", "value": "tab\t\"é\" \\ \r\n"}),
         serde_json::json!({"seq": 4, "op": 255, "op_name": "CHECKPOINT", "key": "", "value": ""}),
     ];
     assert_eq!(objects, expected);
