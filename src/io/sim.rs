@@ -1,33 +1,65 @@
 //! An in-memory file system for tests that remembers, for every file and
 //! directory, what is durable (made so by fsync/fdatasync/directory fsync) and
-//! what is only in the "page cache". Tests can make chosen calls fail (EIO,
-//! ENOSPC...) and cut the power after any number of calls, then look at what
-//! a crash at that instant leaves: every durable byte, plus a random part of
-//! what was not yet synced (whole writes, none of them, or a random subset of
-//! their 512-byte sectors, in any order), and the durable directory entries
-//! plus a random prefix of the later ones (a journaling file system commits
-//! directory changes in order).
+//! what is only in the "page cache". Everything it does follows from a seed,
+//! so a failing case replays exactly.
+//!
+//! Tests can
+//! - cut the power after any number of calls, then look at what a crash at
+//!   that instant leaves ([`SimFs::crash`]): every durable byte, plus a random
+//!   part of what was not yet synced (whole writes, none of them, or a random
+//!   subset of their 512-byte sectors, in any order), and the durable
+//!   directory entries plus a random prefix of the later ones (a journaling
+//!   file system commits directory changes in order);
+//! - kill the process instead ([`SimFs::fork`]): the page cache survives;
+//! - make the n-th call of a kind fail ([`SimFs::inject`]). A failed
+//!   fsync/fdatasync behaves as on Linux: the file's unsynced writes are
+//!   forgotten (some of their sectors may have reached the disk, the rest
+//!   never will, and a later successful fsync does not bring them back), and
+//!   the page cache either keeps their bytes, clean, or drops them so that
+//!   reads return the durable contents. A write can fail with nothing written
+//!   or after putting a prefix of its buffer in the page cache (a short count,
+//!   then the error `write_all_at` gets when it retries the rest).
 
 use super::{FsFile, Fs, OpenMode};
 use std::any::Any;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::ffi::OsString;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 const SECTOR: u64 = 512;
+const PAGE: u64 = 4096;
 
-/// Which calls a fault applies to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The calls that change something, counted per kind; faults aim at them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum OpKind {
+    /// pwrite (`write_all_at`).
     Write,
+    /// ftruncate (`set_len`).
+    SetLen,
+    /// fdatasync or fsync of a file.
     Sync,
+    /// fsync of a directory.
     SyncDir,
+    /// Creating a file or directory (or emptying one with O_TRUNC).
     Create,
     Remove,
     Rename,
+    /// fallocate.
     Allocate,
+}
+
+/// What an injected fault does to the call it hits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The call fails with this errno and has no effect, except that a
+    /// failed fsync/fdatasync forgets the file's unsynced writes.
+    Fail(i32),
+    /// A write puts a prefix of its buffer in the page cache, ending at a
+    /// random page boundary inside it (none when it crosses none), then
+    /// fails with this errno. On other calls it is `Fail`.
+    Short(i32),
 }
 
 #[derive(Debug, Clone)]
@@ -38,8 +70,11 @@ enum FileOp {
 
 #[derive(Debug, Clone, Default)]
 struct Inode {
+    /// What reads return.
     live: Vec<u8>,
+    /// What the disk holds.
     durable: Vec<u8>,
+    /// Changes not yet written back, oldest first.
     pending: Vec<FileOp>,
 }
 
@@ -56,21 +91,96 @@ struct Dir {
     pending: Vec<DirOp>,
 }
 
-#[derive(Debug, Default)]
+/// How much of a file's unsynced writes reaches the disk.
+#[derive(Debug, Clone, Copy)]
+enum Landing {
+    Nothing,
+    All,
+    /// Each 512-byte sector (and each size change) independently.
+    Sectors,
+}
+
+impl Landing {
+    fn random(rng: &mut Rng) -> Landing {
+        [Landing::Nothing, Landing::All, Landing::Sectors][rng.below(3) as usize]
+    }
+
+    fn keep(self, rng: &mut Rng) -> bool {
+        match self {
+            Landing::Nothing => false,
+            Landing::All => true,
+            Landing::Sectors => rng.below(2) == 0,
+        }
+    }
+}
+
+impl Inode {
+    /// The durable bytes once the unsynced changes have landed as `how` says.
+    fn landed(&self, how: Landing, rng: &mut Rng) -> Vec<u8> {
+        let mut data = self.durable.clone();
+        for op in &self.pending {
+            match op {
+                FileOp::SetLen(len) => {
+                    if how.keep(rng) {
+                        data.resize(*len as usize, 0);
+                    }
+                }
+                FileOp::Write(offset, bytes) => {
+                    let end = offset + bytes.len() as u64;
+                    let mut at = *offset;
+                    while at < end {
+                        let sector_end = ((at / SECTOR + 1) * SECTOR).min(end);
+                        if how.keep(rng) {
+                            apply_write(&mut data, at, &bytes[(at - offset) as usize..(sector_end - offset) as usize]);
+                        }
+                        at = sector_end;
+                    }
+                }
+            }
+        }
+        data
+    }
+
+    /// A successful fsync: every unsynced change is on the disk.
+    fn write_back(&mut self, rng: &mut Rng) {
+        self.durable = self.landed(Landing::All, rng);
+        self.pending.clear();
+    }
+
+    /// A failed fsync, as Linux handles it: part of the unsynced changes may
+    /// have reached the disk, the rest never will (the pages are marked
+    /// clean), and the page cache keeps them or drops them.
+    fn write_back_failed(&mut self, rng: &mut Rng) {
+        self.durable = self.landed(Landing::random(rng), rng);
+        self.pending.clear();
+        if rng.below(2) == 0 {
+            self.live = self.durable.clone();
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
 struct Sim {
-    dirs: HashMap<PathBuf, Dir>,
-    inodes: HashMap<u64, Inode>,
+    // Ordered maps: a crash walks them drawing random numbers, and the same
+    // seed must give the same crash.
+    dirs: BTreeMap<PathBuf, Dir>,
+    inodes: BTreeMap<u64, Inode>,
     next_ino: u64,
     locks: HashSet<PathBuf>,
+    /// Draws the fate of the writes a failed fsync forgets.
+    rng: Rng,
     /// Mutating calls made so far.
     calls: u64,
+    /// Mutating calls made so far, per kind.
+    counts: BTreeMap<OpKind, u64>,
     /// Bytes written by write calls so far.
     bytes_written: u64,
     /// Bytes returned by read calls so far.
     bytes_read: u64,
     /// After this many mutating calls the power is off: every call fails.
     power_cut_at: Option<u64>,
-    faults: Vec<(OpKind, i32)>,
+    /// (kind, the count of that kind it fires at, fault), each fires once.
+    faults: Vec<(OpKind, u64, Fault)>,
     /// The mutating call with this number fails (once).
     fail_call: Option<(u64, i32)>,
 }
@@ -95,6 +205,12 @@ fn split(path: &Path) -> io::Result<(PathBuf, OsString)> {
 /// A small deterministic generator (xorshift64*), so a failing seed replays.
 #[derive(Debug, Clone)]
 pub struct Rng(u64);
+
+impl Default for Rng {
+    fn default() -> Rng {
+        Rng::new(0)
+    }
+}
 
 impl Rng {
     pub fn new(seed: u64) -> Rng {
@@ -123,21 +239,32 @@ fn apply_write(data: &mut Vec<u8>, offset: u64, bytes: &[u8]) {
 }
 
 impl Sim {
-    /// Counts a mutating call; fails it if the power is off or a fault is set.
-    fn mutate(&mut self, kind: OpKind) -> io::Result<()> {
+    /// Counts a mutating call. Err when the power is off; the fault planned
+    /// for this call, if any.
+    fn begin(&mut self, kind: OpKind) -> io::Result<Option<Fault>> {
         self.check_power()?;
         self.calls += 1;
+        let count = self.counts.entry(kind).or_default();
+        *count += 1;
+        let nth = *count;
         if let Some((n, errno)) = self.fail_call {
             if n == self.calls {
                 self.fail_call = None;
-                return Err(err(errno));
+                return Ok(Some(Fault::Fail(errno)));
             }
         }
-        if let Some(i) = self.faults.iter().position(|(k, _)| *k == kind) {
-            let (_, errno) = self.faults.remove(i);
-            return Err(err(errno));
+        match self.faults.iter().position(|&(k, n, _)| k == kind && n == nth) {
+            Some(i) => Ok(Some(self.faults.remove(i).2)),
+            None => Ok(None),
         }
-        Ok(())
+    }
+
+    /// `begin` for a call that a fault simply makes fail.
+    fn mutate(&mut self, kind: OpKind) -> io::Result<()> {
+        match self.begin(kind)? {
+            Some(Fault::Fail(errno) | Fault::Short(errno)) => Err(err(errno)),
+            None => Ok(()),
+        }
     }
 
     fn check_power(&self) -> io::Result<()> {
@@ -186,13 +313,31 @@ impl SimFs {
         SimFs::default()
     }
 
+    /// A file system whose failed fsyncs draw their outcome from `seed`.
+    pub fn with_seed(seed: u64) -> SimFs {
+        let sim = Sim { rng: Rng::new(seed), ..Sim::default() };
+        SimFs { sim: Arc::new(Mutex::new(sim)) }
+    }
+
     fn state(&self) -> MutexGuard<'_, Sim> {
         self.sim.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The next call of this kind fails with `errno` (once).
     pub fn fail_next(&self, kind: OpKind, errno: i32) {
-        self.state().faults.push((kind, errno));
+        self.inject(kind, 1, Fault::Fail(errno));
+    }
+
+    /// The `nth` call of `kind` from now (1 = the next one) meets `fault`.
+    pub fn inject(&self, kind: OpKind, nth: u64, fault: Fault) {
+        let mut sim = self.state();
+        let at = sim.counts.get(&kind).copied().unwrap_or(0) + nth;
+        sim.faults.push((kind, at, fault));
+    }
+
+    /// Injected faults that have not fired yet.
+    pub fn faults_waiting(&self) -> usize {
+        self.state().faults.len()
     }
 
     /// The `n`-th mutating call from now (1 = the next one) fails with `errno`.
@@ -216,6 +361,11 @@ impl SimFs {
         self.state().calls
     }
 
+    /// Mutating calls of one kind made so far.
+    pub fn count(&self, kind: OpKind) -> u64 {
+        self.state().counts.get(&kind).copied().unwrap_or(0)
+    }
+
     /// After `n` more mutating calls the power goes off: every call fails
     /// with EIO, as for a machine that stopped.
     pub fn cut_power_after(&self, n: u64) {
@@ -227,11 +377,26 @@ impl SimFs {
         self.state().check_power().is_err()
     }
 
+    /// A separate copy of this file system as it is now, page cache
+    /// included, with the power on, no fault planned and no lock held: what
+    /// a new process finds after this one was killed (cut the power first to
+    /// stop it at a chosen call), or a world to try a run in first.
+    pub fn fork(&self) -> SimFs {
+        let sim = Sim {
+            locks: HashSet::new(),
+            power_cut_at: None,
+            faults: Vec::new(),
+            fail_call: None,
+            ..self.state().clone()
+        };
+        SimFs { sim: Arc::new(Mutex::new(sim)) }
+    }
+
     /// What the disk holds after a crash now: a new file system with the
     /// durable state plus a random part of what was not synced.
     pub fn crash(&self, rng: &mut Rng) -> SimFs {
         let sim = self.state();
-        let mut dirs = HashMap::new();
+        let mut dirs = BTreeMap::new();
         for (path, dir) in &sim.dirs {
             let mut entries = dir.durable.clone();
             let keep = rng.below(dir.pending.len() as u64 + 1) as usize;
@@ -243,43 +408,13 @@ impl SimFs {
             }
             dirs.insert(path.clone(), Dir { live: entries.clone(), durable: entries, pending: Vec::new() });
         }
-        let mut inodes = HashMap::new();
+        let mut inodes = BTreeMap::new();
         for (ino, inode) in &sim.inodes {
-            let mut data = inode.durable.clone();
-            let style = rng.below(3); // 0: none of the unsynced ops, 1: all, 2: random sectors
-            for op in &inode.pending {
-                match op {
-                    FileOp::SetLen(len) => {
-                        if style == 1 || (style == 2 && rng.below(2) == 0) {
-                            data.resize(*len as usize, 0);
-                        }
-                    }
-                    FileOp::Write(offset, bytes) => {
-                        let mut at = *offset;
-                        let end = offset + bytes.len() as u64;
-                        while at < end {
-                            let next = ((at / SECTOR) + 1) * SECTOR;
-                            let chunk_end = next.min(end);
-                            let keep = style == 1 || (style == 2 && rng.below(2) == 0);
-                            if keep {
-                                let slice = &bytes[(at - offset) as usize..(chunk_end - offset) as usize];
-                                apply_write(&mut data, at, slice);
-                            }
-                            at = chunk_end;
-                        }
-                    }
-                }
-            }
+            let data = inode.landed(Landing::random(rng), rng);
             inodes.insert(*ino, Inode { live: data.clone(), durable: data, pending: Vec::new() });
         }
-        SimFs {
-            sim: Arc::new(Mutex::new(Sim {
-                dirs,
-                inodes,
-                next_ino: sim.next_ino,
-                ..Sim::default()
-            })),
-        }
+        let sim = Sim { dirs, inodes, next_ino: sim.next_ino, rng: Rng::new(rng.next_u64()), ..Sim::default() };
+        SimFs { sim: Arc::new(Mutex::new(sim)) }
     }
 
     /// The bytes of a file as the running system sees them.
@@ -337,21 +472,43 @@ impl FsFile for SimFile {
     fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
         self.writable()?;
         let mut sim = self.fs.state();
-        sim.mutate(OpKind::Write)?;
-        sim.bytes_written += buf.len() as u64;
-        let inode = sim.inode(self.ino);
-        apply_write(&mut inode.live, offset, buf);
-        inode.pending.push(FileOp::Write(offset, buf.to_vec()));
-        Ok(())
+        let fault = sim.begin(OpKind::Write)?;
+        let (landed, result) = match fault {
+            None => (buf.len(), Ok(())),
+            Some(Fault::Fail(errno)) => (0, Err(err(errno))),
+            Some(Fault::Short(errno)) => {
+                // The kernel copies page by page and stops at the first page
+                // it cannot get: the prefix ends at a page boundary.
+                let first = offset / PAGE + 1;
+                let pages = (offset + buf.len() as u64).div_ceil(PAGE) - first;
+                let end = if pages > 0 { (first + sim.rng.below(pages)) * PAGE } else { offset };
+                ((end - offset) as usize, Err(err(errno)))
+            }
+        };
+        if landed > 0 {
+            sim.bytes_written += landed as u64;
+            let inode = sim.inode(self.ino);
+            apply_write(&mut inode.live, offset, &buf[..landed]);
+            inode.pending.push(FileOp::Write(offset, buf[..landed].to_vec()));
+        }
+        result
     }
 
     fn sync_data(&self) -> io::Result<()> {
         let mut sim = self.fs.state();
-        sim.mutate(OpKind::Sync)?;
-        let inode = sim.inode(self.ino);
-        inode.durable = inode.live.clone();
-        inode.pending.clear();
-        Ok(())
+        let fault = sim.begin(OpKind::Sync)?;
+        let Sim { inodes, rng, .. } = &mut *sim;
+        let inode = inodes.get_mut(&self.ino).expect("open files keep their inode");
+        match fault {
+            None => {
+                inode.write_back(rng);
+                Ok(())
+            }
+            Some(Fault::Fail(errno) | Fault::Short(errno)) => {
+                inode.write_back_failed(rng);
+                Err(err(errno))
+            }
+        }
     }
 
     fn sync_all(&self) -> io::Result<()> {
@@ -361,7 +518,7 @@ impl FsFile for SimFile {
     fn set_len(&self, len: u64) -> io::Result<()> {
         self.writable()?;
         let mut sim = self.fs.state();
-        sim.mutate(OpKind::Write)?;
+        sim.mutate(OpKind::SetLen)?;
         let inode = sim.inode(self.ino);
         inode.live.resize(len as usize, 0);
         inode.pending.push(FileOp::SetLen(len));
@@ -468,6 +625,8 @@ impl Fs for SimFs {
         Ok(())
     }
 
+    /// A failed directory fsync changes nothing: the entries stay pending,
+    /// to be kept or lost by a crash, or made durable by a later fsync.
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         let mut sim = self.state();
         sim.mutate(OpKind::SyncDir)?;
