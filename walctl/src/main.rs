@@ -152,6 +152,19 @@ pub fn leftover(survey: &Survey, file: &SegmentInfo) -> Option<&'static str> {
     }
 }
 
+/// "3 records", "1 segment".
+pub fn count(n: u64, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
+}
+
+/// "1..100", or what an empty log's next record gets.
+pub fn seq_range(first: u64, last: u64) -> String {
+    match first <= last {
+        true => format!("{first}..{last}"),
+        false => format!("empty (the next record gets seq {first})"),
+    }
+}
+
 fn truncate(dir: &Path, seq: u64, out: &mut dyn Write) -> Result<(), Failure> {
     let wal = Wal::open(dir, Options { create_if_missing: false, ..Options::default() })?;
     wal.truncate(seq)?;

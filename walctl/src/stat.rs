@@ -1,7 +1,7 @@
 //! `walctl stat DIR`: what the log holds, and whether a writer has it open.
 
 use crate::lock::{self, Writer};
-use crate::{leftover, open_read_only, Failure};
+use crate::{count, leftover, open_read_only, seq_range, Failure};
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::Path;
@@ -18,10 +18,7 @@ pub fn run(dir: &Path, out: &mut dyn Write) -> Result<(), Failure> {
     writeln!(out, "log:              {}", dir.display())?;
     writeln!(out, "format version:   {}", format_version(&survey)?)?;
     write_segments(&survey, out)?;
-    match first <= last {
-        true => writeln!(out, "seq range:        {first}..{last}")?,
-        false => writeln!(out, "seq range:        empty (the next record gets seq {first})")?,
-    }
+    writeln!(out, "seq range:        {}", seq_range(first, last))?;
     writeln!(out, "records:          {records}")?;
     match checkpoint {
         Some(seq) => writeln!(out, "last checkpoint:  {seq}")?,
@@ -68,7 +65,7 @@ fn write_segments(survey: &Survey, out: &mut dyn Write) -> Result<(), Failure> {
         sizes.push(meta.len());
     }
     let total: u64 = sizes.iter().sum();
-    writeln!(out, "segments:         {} files, {total} bytes", survey.files.len())?;
+    writeln!(out, "segments:         {}, {total} bytes", count(survey.files.len() as u64, "file"))?;
     for (file, size) in survey.files.iter().zip(sizes) {
         let name = file.path.file_name().unwrap_or_default().to_string_lossy();
         let note = leftover(survey, file).map_or(String::new(), |why| format!(" (deleted by a writable open: {why})"));

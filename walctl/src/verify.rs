@@ -4,7 +4,7 @@
 //! TAIL recovery (a read-only survey), older ones by reading every record.
 //! A torn tail, which recovery cuts without complaint, is only a warning.
 
-use crate::{leftover, open_read_only, Failure};
+use crate::{count, leftover, open_read_only, seq_range, Failure};
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -15,10 +15,10 @@ pub fn run(dir: &Path, out: &mut dyn Write) -> Result<(), Failure> {
     let wal = open_read_only(dir)?;
     let (first, last) = (wal.first_seq(), wal.last_seq());
     let mut progress = Progress::new(first, last);
-    let mut records = wal.iter(0)?;
-    let mut count = 0u64;
-    while let Some(record) = records.next()? {
-        count += 1;
+    let mut iter = wal.iter(0)?;
+    let mut records = 0u64;
+    while let Some(record) = iter.next()? {
+        records += 1;
         progress.at(record.seq);
     }
     drop(progress);
@@ -37,8 +37,8 @@ pub fn run(dir: &Path, out: &mut dyn Write) -> Result<(), Failure> {
             torn.offset
         );
     }
-    let segments = survey.segments.len();
-    writeln!(out, "ok: {count} records (seq {first}..{last}) in {segments} segments, no damage")?;
+    let (records, segments) = (count(records, "record"), count(survey.segments.len() as u64, "segment"));
+    writeln!(out, "ok: no damage in {records} and {segments}; seq range {}", seq_range(first, last))?;
     Ok(())
 }
 

@@ -159,7 +159,7 @@ fn verify_passes_a_clean_log() {
     let verify = run("verify", &dir);
     assert_eq!((verify.status, verify.stderr.as_str()), (0, ""));
     let segments = segments(&dir).len();
-    assert_eq!(verify.stdout, format!("ok: 100 records (seq 1..100) in {segments} segments, no damage\n"));
+    assert_eq!(verify.stdout, format!("ok: no damage in 100 records and {segments} segments; seq range 1..100\n"));
 }
 
 /// Flips a byte inside the payload of frame `index` of `segment`; returns
@@ -208,7 +208,8 @@ fn verify_reports_a_torn_tail_as_a_warning() {
 
     let verify = run("verify", &dir);
     assert_eq!(verify.status, 0, "{}", verify.stderr);
-    assert!(verify.stdout.starts_with("ok: 99 records (seq 1..99)"), "{}", verify.stdout);
+    assert!(verify.stdout.starts_with("ok: no damage in 99 records"), "{}", verify.stdout);
+    assert!(verify.stdout.ends_with("; seq range 1..99\n"), "{}", verify.stdout);
     let cut = file_len(&newest) - last_frame;
     let warning = format!(
         "walctl verify: warning: {}: torn tail: a writable open cuts the {cut} bytes from offset {last_frame}",
@@ -261,6 +262,13 @@ fn truncate_removes_records_up_to_seq() {
     let wal = Wal::open(&dir, Options { read_only: true, ..small(4096) }).unwrap();
     assert_eq!((wal.first_seq(), wal.last_seq()), (61, 100));
     assert_eq!(common::seqs(&wal, 0), (61..=100).collect::<Vec<_>>());
+    drop(wal);
+
+    assert_eq!(walctl([OsStr::new("truncate"), dir.as_os_str(), OsStr::new("100")]).status, 0);
+    let stat = run("stat", &dir).stdout;
+    for line in ["seq range:        empty (the next record gets seq 101)", "records:          0", "truncation floor: 100"] {
+        assert!(stat.lines().any(|l| l == line), "no line {line:?} in:\n{stat}");
+    }
 }
 
 #[test]
