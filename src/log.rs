@@ -11,7 +11,7 @@
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::{self, EncodedFrame, Entry, FRAME_HEADER_LEN, MAX_RECORD_SIZE, OP_CHECKPOINT, SEGMENT_HEADER_LEN};
-use crate::io::{Fs, FsFile, OpenMode, RealFs};
+use crate::io::{read_full_at, Fs, FsFile, OpenMode, RealFs};
 use crate::meta;
 use crate::options::{Options, SyncMode};
 use crate::reader::WalIter;
@@ -201,14 +201,23 @@ impl Wal {
             false => Some(lock_dir(&*fs, &dir)?),
         };
         let recovered = recovery::recover(&*fs, &dir, &opts)?;
+        if !opts.read_only {
+            // A segment or wal.meta that a writer created or renamed but did
+            // not live to fsync the directory for must not vanish in a power
+            // loss after records were appended to it.
+            segment::sync_dir(&*fs, &dir)?;
+        }
         let mode = if opts.read_only { OpenMode::READ } else { OpenMode::WRITE };
         let active = match (recovered.newest_end, recovered.segments.last()) {
             (Some(end), Some(newest)) => {
                 let file = fs.open(&newest.path, mode).map_err(|e| Error::io("open segment", &newest.path, e))?;
                 // What a crashed process left in the page cache becomes
                 // durable before anything is written after it, so that the
-                // records recovery found stay below every later synced_end.
+                // records recovery found stay below every later synced_end
+                // (written again first: a failed fsync may have left them
+                // in pages no fsync will write).
                 if !opts.read_only {
+                    rewrite(&*file, &newest.path, recovered.newest_synced, end)?;
                     file.sync_data().map_err(|e| Error::io("fdatasync", &newest.path, e))?;
                 }
                 Some(Active::new(file, newest.path.clone(), newest.first_seq, end))
@@ -550,6 +559,26 @@ impl Drop for Wal {
     fn drop(&mut self) {
         let _ = self.shutdown();
     }
+}
+
+/// Writes again the newest segment's bytes from `from` (the last frame's
+/// synced_end; the whole segment when it has no frame) to `end`. After a
+/// failed fsync the kernel may keep unwritten pages but mark them clean:
+/// reads return them, yet no later fsync writes them. Written again, they
+/// are dirty, and the fsync that follows makes them durable.
+fn rewrite(file: &dyn FsFile, path: &Path, from: u64, end: u64) -> Result<()> {
+    let mut at = if from < SEGMENT_HEADER_LEN as u64 { 0 } else { from.min(end) };
+    let mut buf = vec![0u8; (end - at).min(WRITE_BUFFER as u64) as usize];
+    while at < end {
+        let len = buf.len().min((end - at) as usize);
+        let n = read_full_at(file, &mut buf[..len], at).map_err(|e| Error::io("read", path, e))?;
+        if n == 0 {
+            break;
+        }
+        file.write_all_at(&buf[..n], at).map_err(|e| Error::io("write to", path, e))?;
+        at += n as u64;
+    }
+    Ok(())
 }
 
 fn ensure_dir(fs: &dyn Fs, dir: &Path, opts: &Options) -> Result<()> {

@@ -33,6 +33,10 @@ pub struct Recovered {
     pub last_seq: u64,
     /// Where the newest segment's valid data ends (None: no segment).
     pub newest_end: Option<u64>,
+    /// How far the newest segment was durable when its last valid frame was
+    /// written (that frame's synced_end; 0 when it has none). The bytes
+    /// after it may never have reached the disk, even if reads return them.
+    pub newest_synced: u64,
 }
 
 /// Changes recovery decided on, applied only by a writable open.
@@ -75,12 +79,12 @@ pub fn recover(fs: &dyn Fs, dir: &Path, opts: &Options) -> Result<Recovered> {
         }
     }
 
-    let (last_seq, newest_end) = match opts.recovery_mode {
-        _ if segments.is_empty() => (floor, None),
+    let (last_seq, newest_end, newest_synced) = match opts.recovery_mode {
+        _ if segments.is_empty() => (floor, None, 0),
         RecoveryMode::Tail => scan_newest(fs, opts, &segments, &mut repairs)?,
         RecoveryMode::Salvage => scan_all(fs, &mut segments, &mut repairs)?,
     };
-    let mut recovered = Recovered { floor, segments, last_seq: last_seq.max(floor), newest_end };
+    let mut recovered = Recovered { floor, segments, last_seq: last_seq.max(floor), newest_end, newest_synced };
     if newest_end.is_some() && last_seq <= floor {
         // Every record left is truncated: a truncate died before deleting.
         repairs.drop_front.append(&mut recovered.segments);
@@ -93,15 +97,18 @@ pub fn recover(fs: &dyn Fs, dir: &Path, opts: &Options) -> Result<Recovered> {
     Ok(recovered)
 }
 
-/// Reads frames until the first one that is not whole and valid.
-fn read_to_stop(reader: &mut SegmentReader, mut expected: u64) -> Result<(u64, Stop)> {
+/// Reads frames until the first one that is not whole and valid; returns
+/// the seq expected there, the stop, and the last frame's synced_end (0: none).
+fn read_to_stop(reader: &mut SegmentReader, mut expected: u64) -> Result<(u64, Stop, u64)> {
+    let mut synced = 0;
     loop {
         match reader.next(expected)? {
             Step::Frame(frame) => {
                 expected = frame.header.last_seq() + 1;
+                synced = frame.header.synced_end;
                 reader.recycle(frame.payload);
             }
-            Step::Stop(stop) => return Ok((expected, stop)),
+            Step::Stop(stop) => return Ok((expected, stop, synced)),
         }
     }
 }
@@ -113,19 +120,21 @@ fn scan_newest(
     opts: &Options,
     segments: &[SegmentInfo],
     repairs: &mut Repairs,
-) -> Result<(u64, Option<u64>)> {
+) -> Result<(u64, Option<u64>, u64)> {
     let newest = segments.last().unwrap();
     let mut reader = SegmentReader::open(fs, newest, None)?;
     let mut expected = reader.first_seq();
+    let mut synced = 0;
     loop {
-        let (next, stop) = read_to_stop(&mut reader, expected)?;
+        let (next, stop, last_synced) = read_to_stop(&mut reader, expected)?;
         expected = next;
+        synced = synced.max(last_synced);
         let (witness, has_data) = durable_witness(&mut reader, stop.offset, expected)?;
         let Some((at, synced_end)) = witness else {
             if has_data {
                 repairs.cut = Some((newest.clone(), stop.offset));
             }
-            return Ok((expected - 1, Some(stop.offset)));
+            return Ok((expected - 1, Some(stop.offset), synced));
         };
         // Beside a read-only open a writer may be appending: the frame that
         // looked torn may have been half-written then and whole now. Read
@@ -183,29 +192,29 @@ fn durable_witness(reader: &mut SegmentReader, damage: u64, min_seq: u64) -> Res
 
 /// SALVAGE: read from the first segment; at the first damaged record or gap,
 /// keep what came before and drop everything after.
-fn scan_all(fs: &dyn Fs, segments: &mut Vec<SegmentInfo>, repairs: &mut Repairs) -> Result<(u64, Option<u64>)> {
+fn scan_all(fs: &dyn Fs, segments: &mut Vec<SegmentInfo>, repairs: &mut Repairs) -> Result<(u64, Option<u64>, u64)> {
     let mut expected = segments[0].first_seq;
-    // The last segment read, and where its valid frames stop.
-    let mut kept: Option<(SegmentReader, Stop)> = None;
+    // The last segment read, where its valid frames stop, and the last one's synced_end.
+    let mut kept: Option<(SegmentReader, Stop, u64)> = None;
     let mut i = 0;
     while i < segments.len() {
         let Some(mut reader) = open_for_salvage(fs, &segments[i])? else { break };
-        let (next, stop) = read_to_stop(&mut reader, expected)?;
+        let (next, stop, synced) = read_to_stop(&mut reader, expected)?;
         expected = next;
-        kept = Some((reader, stop));
+        kept = Some((reader, stop, synced));
         i += 1;
         if segments.get(i).is_some_and(|s| s.first_seq != expected) {
             break; // damage or a missing segment: the log ends here
         }
     }
     repairs.drop_back.extend(segments.drain(i..));
-    let Some((mut reader, stop)) = kept else {
-        return Ok((expected - 1, None));
+    let Some((mut reader, stop, synced)) = kept else {
+        return Ok((expected - 1, None, 0));
     };
     if reader.scan_tail(stop.offset, 0)?.has_data {
         repairs.cut = Some((segments.last().unwrap().clone(), stop.offset));
     }
-    Ok((expected - 1, Some(stop.offset)))
+    Ok((expected - 1, Some(stop.offset), synced))
 }
 
 /// A segment's reader, or None when its header is damaged (the log ends
