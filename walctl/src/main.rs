@@ -165,8 +165,12 @@ pub fn seq_range(first: u64, last: u64) -> String {
     }
 }
 
+/// Opens the log for writing and truncates it. No preallocation: walctl
+/// appends nothing, and a torn tail cut at open must not grow the segment to
+/// the default segment size.
 fn truncate(dir: &Path, seq: u64, out: &mut dyn Write) -> Result<(), Failure> {
-    let wal = Wal::open(dir, Options { create_if_missing: false, ..Options::default() })?;
+    let opts = Options { create_if_missing: false, preallocate: false, ..Options::default() };
+    let wal = Wal::open(dir, opts)?;
     wal.truncate(seq)?;
     let (first, last) = (wal.first_seq(), wal.last_seq());
     wal.close()?;

@@ -255,9 +255,13 @@ fn read_commands_change_no_file_even_where_a_writable_open_would_repair() {
 fn truncate_removes_records_up_to_seq() {
     let tmp = TempDir::new("walctl-truncate");
     let dir = log_of(&tmp, 100);
+    let newest = segments(&dir).pop().unwrap();
+    let data_end = file_len(&newest);
+    append_bytes(&newest, b"torn write");
     let truncate = walctl([OsStr::new("truncate"), dir.as_os_str(), OsStr::new("60")]);
     assert_eq!((truncate.status, truncate.stderr.as_str()), (0, ""), "{}", truncate.stdout);
     assert!(truncate.stdout.contains("first seq 61, last seq 100"), "{}", truncate.stdout);
+    assert_eq!(file_len(&newest), data_end, "the open cut the torn tail, and preallocated nothing");
 
     let wal = Wal::open(&dir, Options { read_only: true, ..small(4096) }).unwrap();
     assert_eq!((wal.first_seq(), wal.last_seq()), (61, 100));
