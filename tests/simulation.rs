@@ -16,10 +16,16 @@
 //!
 //! Each phase first runs on a copy of the file system without a fault, to
 //! count the calls it makes, so that the fault can land on any of them.
-//! Everything follows from the seed: a failing seed is printed and
-//!   WAL_SIM_SEED=<seed> cargo test --release --test simulation -- --nocapture
-//! replays it alone, printing each phase. WAL_SIM_SEEDS=<n> runs seeds 1..=n
-//! (default: DEFAULT_SEEDS, sized for `make check`).
+//! Everything follows from the seed: a failing seed is printed with the
+//! command that replays it alone, printing each phase:
+//!   WAL_SIM_SEED=<seed> cargo test --release --test simulation -- --exact simulation --nocapture
+//! WAL_SIM_SEEDS=<n> runs seeds 1..=n (default DEFAULT_SEEDS, sized for
+//! `make check`; `make stress SEEDS=<n>` runs more). A summary is printed.
+//!
+//! `simulation_with_threads` does the same with three threads appending,
+//! syncing and truncating at once on one handle (group commit). The OS
+//! schedules them, so there a seed replays the workload and the fault, not
+//! the interleaving.
 
 mod common;
 
@@ -36,7 +42,7 @@ const DIR: &str = "/sim/wal";
 const EIO: i32 = 5;
 const ENOSPC: i32 = 28;
 /// Seeds `cargo test` runs when WAL_SIM_SEEDS is not set.
-const DEFAULT_SEEDS: u64 = 1500;
+const DEFAULT_SEEDS: u64 = 20000;
 /// Phases (each ending in a fault) per seed.
 const PHASES: usize = 4;
 
@@ -502,7 +508,8 @@ fn run_seed(seed: u64, tally: &mut Tally, trace: &mut Vec<String>) {
     let mut model = Model::default();
     for phase in 1..=PHASES {
         let work_seed = rng.next_u64();
-        let steps = 5 + rng.below(60);
+        // Mostly short phases; now and then a long one, for logs of many segments.
+        let steps = if rng.below(8) == 0 { 100 + rng.below(400) } else { 5 + rng.below(60) };
         let close = rng.below(4) == 0;
         // A trial run without a fault counts the calls this phase makes.
         let trial = fs.fork();
@@ -658,6 +665,10 @@ fn simulation_with_threads() {
 const THREADS: u64 = 3;
 const THREAD_STEPS: u64 = 40;
 
+/// What a thread's call wrote: (seq, key) of each record, and whether all
+/// the thread wrote so far is now durable.
+type Written = (Vec<(u64, Vec<u8>)>, bool);
+
 /// Truncates asked for and completed by any thread.
 #[derive(Default)]
 struct Cuts {
@@ -675,8 +686,7 @@ fn writer(wal: &Wal, thread: u64, seed: u64, cuts: &Cuts) -> (BTreeMap<u64, Vec<
     let (mut durable, mut pending) = (BTreeMap::new(), BTreeMap::new());
     for n in 1..=THREAD_STEPS {
         let id = thread << WRITER_SHIFT | n;
-        // Ok: the records written, and whether all this thread wrote is durable.
-        let result: wal::Result<(Vec<(u64, Vec<u8>)>, bool)> = match rng.below(20) {
+        let result: wal::Result<Written> = match rng.below(20) {
             0..=11 => {
                 let (key, value) = Tag { id, index: 0, count: 1 }.record(rng.below(300) as usize);
                 wal.append(OP_PUT, &key, &value).map(|seq| (vec![(seq, key)], always))
@@ -787,8 +797,22 @@ fn thread_seed(seed: u64, tally: &mut Tally, trace: &mut Vec<String>) {
 
 // ------------------------------------------------- what the simulation found
 
-fn open_on(fs: &SimFs, opts: Options) -> Wal {
-    Wal::open_in(Arc::new(fs.clone()), DIR, opts).unwrap_or_else(|e| panic!("open: {e}"))
+fn open_on(fs: &SimFs) -> Wal {
+    Wal::open_in(Arc::new(fs.clone()), DIR, common::small(4096)).unwrap_or_else(|e| panic!("open: {e}"))
+}
+
+/// Opens the log on `fs` (after a failure: a restart), appends a record,
+/// and checks that it survives a power loss (drawn from `seed`).
+fn appended_after_restart_survives(fs: &SimFs, seed: u64) {
+    let wal = open_on(fs);
+    let seq = wal.append(OP_PUT, b"after", b"restart").unwrap();
+    drop(wal);
+    let crashed = fs.crash(&mut Rng::new(seed));
+    let wal = Wal::open_in(Arc::new(crashed), DIR, common::small(4096))
+        .unwrap_or_else(|e| panic!("seed {seed}: open after the power loss: {e}"));
+    assert!(wal.last_seq() >= seq, "seed {seed}: last_seq {} < acknowledged {seq}", wal.last_seq());
+    let rows = common::collect(&wal, 0).unwrap_or_else(|e| panic!("seed {seed}: replay: {e}"));
+    assert!(rows.iter().any(|r| r.0 == seq && r.2 == b"after"), "seed {seed}: acknowledged record {seq} lost: {rows:?}");
 }
 
 /// Found by the simulation (fsync EIO, then a restart, then a power cut):
@@ -799,22 +823,14 @@ fn open_on(fs: &SimFs, opts: Options) -> Wal {
 /// WAL_E_CORRUPT at open, or the records lost.
 #[test]
 fn records_appended_after_reopening_a_log_whose_fsync_failed_survive_a_power_loss() {
-    let opts = Options { segment_size: 4096, preallocate: false, ..Options::default() };
     for seed in 0..32 {
         let fs = SimFs::with_seed(seed);
-        let wal = open_on(&fs, opts);
+        let wal = open_on(&fs);
         wal.append(OP_PUT, b"a", b"1").unwrap();
         fs.fail_next(OpKind::Sync, EIO);
         assert_eq!(wal.append(OP_PUT, b"b", b"2").unwrap_err().kind(), ErrorKind::Io);
         drop(wal);
-        let wal = open_on(&fs, opts);
-        let seq = wal.append(OP_PUT, b"c", b"3").unwrap();
-        drop(wal);
-        let crashed = fs.crash(&mut Rng::new(seed));
-        let wal = Wal::open_in(Arc::new(crashed), DIR, opts)
-            .unwrap_or_else(|e| panic!("seed {seed}: open after the power loss: {e}"));
-        let rows = common::collect(&wal, 0).unwrap_or_else(|e| panic!("seed {seed}: replay: {e}"));
-        assert!(rows.iter().any(|r| r.0 == seq && r.2 == b"c"), "seed {seed}: acknowledged record {seq} lost: {rows:?}");
+        appended_after_restart_survives(&fs, seed);
     }
 }
 
@@ -825,24 +841,14 @@ fn records_appended_after_reopening_a_log_whose_fsync_failed_survive_a_power_los
 /// segment with the records acknowledged in it.
 #[test]
 fn records_in_a_segment_whose_directory_fsync_never_happened_survive_a_power_loss() {
-    let opts = Options { segment_size: 4096, preallocate: false, ..Options::default() };
     for seed in 0..32 {
         let fs = SimFs::with_seed(seed);
-        let wal = open_on(&fs, opts);
+        let wal = open_on(&fs);
         wal.append(OP_PUT, b"a", &[1; 1000]).unwrap();
         fs.fail_next(OpKind::SyncDir, EIO); // when the next segment is created
         let failed = (0..10).find_map(|_| wal.append(OP_PUT, b"a", &[1; 1000]).err());
         assert_eq!(failed.map(|e| e.kind()), Some(ErrorKind::Io), "a new segment was created");
         drop(wal);
-        let restarted = fs.fork(); // as after a kill before that fsync
-        let wal = open_on(&restarted, opts);
-        let seq = wal.append(OP_PUT, b"b", b"2").unwrap();
-        drop(wal);
-        let crashed = restarted.crash(&mut Rng::new(seed));
-        let wal = Wal::open_in(Arc::new(crashed), DIR, opts)
-            .unwrap_or_else(|e| panic!("seed {seed}: open after the power loss: {e}"));
-        assert!(wal.last_seq() >= seq, "seed {seed}: last_seq {} < acknowledged {seq}", wal.last_seq());
-        let rows = common::collect(&wal, 0).unwrap_or_else(|e| panic!("seed {seed}: replay: {e}"));
-        assert!(rows.iter().any(|r| r.0 == seq && r.2 == b"b"), "seed {seed}: acknowledged record {seq} lost: {rows:?}");
+        appended_after_restart_survives(&fs.fork(), seed); // fork: as after a kill before that fsync
     }
 }

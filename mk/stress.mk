@@ -1,0 +1,10 @@
+# make stress SEEDS=N: the deterministic fault-injection simulation
+# (tests/simulation.rs) for seeds 1..N, and its threaded part for N/10 seeds,
+# printing the summary. `make check` runs the same tests with the default
+# (small) number of seeds through `cargo test --release`, so this adds no
+# check target. A failing seed prints the command that replays it alone.
+SEEDS ?= 100000
+
+.PHONY: stress
+stress:
+	WAL_SIM_SEEDS=$(SEEDS) $(CARGO) test --release --test simulation -- --nocapture
