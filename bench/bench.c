@@ -62,10 +62,10 @@ void die_msg(const char *engine, const char *what, const char *detail) {
     exit(1);
 }
 
+/* Hex by hand: snprintf here cost 10% of a W4 run. */
 void make_key(char *out, int tid, uint64_t i) {
-    char buf[KEY_LEN + 1];
-    snprintf(buf, sizeof buf, "%016llx", (unsigned long long)(((uint64_t)tid << 40) | i));
-    memcpy(out, buf, KEY_LEN);
+    uint64_t v = ((uint64_t)tid << 40) | i;
+    for (int d = KEY_LEN - 1; d >= 0; d--, v >>= 4) out[d] = "0123456789abcdef"[v & 15];
 }
 
 char *path_join(const char *dir, const char *name) {

@@ -6,9 +6,10 @@ set terminal pngcairo size 1000,600 font ",10"
 set output outfile
 set title "Durable appends of 100 B (16 B keys), records/s against threads\n" . machine noenhanced
 set datafile missing "-"
-set key outside right top noenhanced
+set key below noenhanced
 set logscale x 2
 set logscale y
+set xrange [0.8:20]
 set xtics (1, 2, 4, 8, 16)
 set xlabel "threads"
 set ylabel "records/s (log scale)"
