@@ -8,9 +8,14 @@ mod common;
 #[allow(dead_code)]
 mod open_dir;
 
+use common::{append_bytes, fill, flip_byte, segments, small, TempDir};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 use wal::io::sim::Rng;
+use wal::{ErrorKind, Options, RecoveryMode, Wal};
 
 /// Counts the largest single allocation made by the current thread, so a
 /// test can prove that no length read from a file is trusted for an
@@ -109,11 +114,6 @@ fn save_failing_input(seed: u64, input: &[u8]) -> String {
 }
 
 // ---- hostile files on the real file system ----
-
-use common::{append_bytes, fill, flip_byte, segments, small, TempDir};
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use wal::{ErrorKind, Options, RecoveryMode, Wal};
 
 /// Every file of a directory (and every directory in it, as None).
 type Snapshot = BTreeMap<PathBuf, Option<Vec<u8>>>;
@@ -255,7 +255,8 @@ fn a_directory_with_a_segment_name_is_an_io_error_naming_it() {
 
 #[test]
 fn a_damaged_metadata_file_is_refused_in_every_mode() {
-    let damage: [(&str, fn(&Path)); 5] = [
+    type Damage = (&'static str, fn(&Path));
+    let damage: [Damage; 5] = [
         ("a flipped byte", |meta| flip_byte(meta, 17)),
         ("cut short", |meta| common::shrink(meta, 31)),
         ("empty", |meta| common::shrink(meta, 0)),
@@ -340,8 +341,6 @@ fn a_frame_claiming_4_gib_allocates_nothing_of_that_size() {
 }
 
 // ---- a directory libwal may not write, a full disk ----
-
-use std::os::unix::fs::PermissionsExt;
 
 /// Runs `f` on a thread of its own and hands back its result or its panic.
 fn on_own_thread<T: Send>(f: impl FnOnce() -> T + Send) -> T {
