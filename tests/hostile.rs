@@ -82,7 +82,7 @@ fn largest_alloc_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
 /// files). A failing input is saved for `cargo fuzz run open_dir FILE`.
 #[test]
 fn seeded_damage_opens_cleanly_or_fails_cleanly() {
-    let rounds: u64 = std::env::var("HOSTILE_ROUNDS").map_or(1500, |s| s.parse().unwrap());
+    let rounds: u64 = std::env::var("HOSTILE_ROUNDS").map_or(10_000, |s| s.parse().unwrap());
     for seed in 0..rounds {
         let mut rng = Rng::new(seed);
         let input: Vec<u8> = (0..rng.below(600)).map(|_| rng.next_u64() as u8).collect();
