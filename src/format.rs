@@ -118,6 +118,32 @@ pub fn decode_meta(buf: &[u8]) -> Result<u64, &'static str> {
     decode_header32(&META_MAGIC, buf)
 }
 
+/// What the LOCK file holds after a clean close (32 bytes): magic
+/// "LIBWALCL" | newest segment's first_seq u64 | end of its data u64 |
+/// version u32 | crc u32 over bytes 0..28. Every byte of that segment up to
+/// `end` was durable when it was written; empty at any other time.
+pub const CLEAN_MAGIC: [u8; 8] = *b"LIBWALCL";
+
+pub fn encode_clean_mark(first_seq: u64, end: u64) -> [u8; 32] {
+    let mut buf = [0u8; 32];
+    buf[0..8].copy_from_slice(&CLEAN_MAGIC);
+    buf[8..16].copy_from_slice(&first_seq.to_le_bytes());
+    buf[16..24].copy_from_slice(&end.to_le_bytes());
+    buf[24..28].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    let crc = crc32fast::hash(&buf[0..28]);
+    buf[28..32].copy_from_slice(&crc.to_le_bytes());
+    buf
+}
+
+/// The (first_seq, end) of a sound clean mark; None for anything else.
+pub fn decode_clean_mark(buf: &[u8]) -> Option<(u64, u64)> {
+    let sound = buf.len() == 32
+        && buf[0..8] == CLEAN_MAGIC
+        && u32_at(buf, 24) == FORMAT_VERSION
+        && crc32fast::hash(&buf[0..28]) == u32_at(buf, 28);
+    sound.then(|| (u64_at(buf, 8), u64_at(buf, 16)))
+}
+
 /// Payload bytes needed for these entries.
 pub fn payload_len(entries: &[Entry<'_>]) -> u64 {
     entries
@@ -316,6 +342,19 @@ mod tests {
         let mut buf = b"earlier bytes".to_vec();
         push_frame(&mut buf, &entries, 9, 4096);
         assert_eq!(&buf[13..], EncodedFrame::new(&entries).seal(9, 4096));
+    }
+
+    #[test]
+    fn a_clean_mark_round_trips_and_damage_voids_it() {
+        let mark = encode_clean_mark(77, 4096);
+        assert_eq!(decode_clean_mark(&mark), Some((77, 4096)));
+        for i in 0..32 {
+            let mut damaged = mark;
+            damaged[i] ^= 0x04;
+            assert_eq!(decode_clean_mark(&damaged), None, "byte {i}");
+        }
+        assert_eq!(decode_clean_mark(&mark[..31]), None);
+        assert_eq!(decode_clean_mark(b""), None);
     }
 
     #[test]

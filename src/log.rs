@@ -201,6 +201,10 @@ impl Wal {
             false => Some(lock_dir(&*fs, &dir)?),
         };
         let recovered = recovery::recover(&*fs, &dir, &opts)?;
+        let clean = match opts.read_only {
+            true => None,
+            false => take_clean_mark(&*fs, &dir)?,
+        };
         if !opts.read_only {
             // A segment or wal.meta that a writer created or renamed but did
             // not live to fsync the directory for must not vanish in a power
@@ -215,9 +219,14 @@ impl Wal {
                 // durable before anything is written after it, so that the
                 // records recovery found stay below every later synced_end
                 // (written again first: a failed fsync may have left them
-                // in pages no fsync will write).
+                // in pages no fsync will write; after a clean close, whose
+                // last fdatasync succeeded, there is nothing to write again).
                 if !opts.read_only {
-                    rewrite(&*file, &newest.path, recovered.newest_synced, end)?;
+                    let unsure_from = match clean {
+                        Some(mark) if mark == (newest.first_seq, end) => end,
+                        _ => recovered.newest_synced,
+                    };
+                    rewrite(&*file, &newest.path, unsure_from, end)?;
                     file.sync_data().map_err(|e| Error::io("fdatasync", &newest.path, e))?;
                 }
                 Some(Active::new(file, newest.path.clone(), newest.first_seq, end))
@@ -550,8 +559,27 @@ impl Wal {
             true => Ok(()),
             false => self.sync(),
         };
+        let result = result.and_then(|()| match self.inner.opts.read_only {
+            true => Ok(()),
+            false => self.mark_clean(),
+        });
         self.inner.lock.lock().unwrap_or_else(|p| p.into_inner()).take();
         result
+    }
+}
+
+impl Wal {
+    /// After the final sync: leaves the clean mark that spares the next
+    /// open from writing the newest segment's tail again. Its failure says
+    /// the disk refuses writes; the records are durable all the same.
+    fn mark_clean(&self) -> Result<()> {
+        let Some((first_seq, end)) = self.inner.state().active.as_ref().map(|a| (a.first_seq, a.end)) else {
+            return Ok(());
+        };
+        let path = self.inner.dir.join(LOCK_FILE);
+        let file = self.inner.fs.open(&path, OpenMode::WRITE).map_err(|e| Error::io("open", &path, e))?;
+        file.write_all_at(&format::encode_clean_mark(first_seq, end), 0)
+            .map_err(|e| Error::io("write the clean-close mark to", &path, e))
     }
 }
 
@@ -580,6 +608,23 @@ fn rewrite(file: &dyn FsFile, path: &Path, from: u64, end: u64) -> Result<()> {
     }
     Ok(())
 }
+
+/// Reads and clears the clean mark a clean close left in the LOCK file: the
+/// newest segment's first seq and the end of its data, all of it durable.
+/// Cleared before anything is written, so a mark never outlives the state it
+/// describes. A missing or damaged mark is no mark.
+fn take_clean_mark(fs: &dyn Fs, dir: &Path) -> Result<Option<(u64, u64)>> {
+    let path = dir.join(LOCK_FILE);
+    let file = fs.open(&path, OpenMode::WRITE).map_err(|e| Error::io("open", &path, e))?;
+    let mut buf = [0u8; 33];
+    let n = read_full_at(&*file, &mut buf, 0).map_err(|e| Error::io("read", &path, e))?;
+    if n == 0 {
+        return Ok(None);
+    }
+    file.set_len(0).map_err(|e| Error::io("clear", &path, e))?;
+    Ok(format::decode_clean_mark(&buf[..n]))
+}
+
 
 fn ensure_dir(fs: &dyn Fs, dir: &Path, opts: &Options) -> Result<()> {
     match fs.is_dir(dir) {

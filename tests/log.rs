@@ -218,3 +218,32 @@ fn buffered_appends_are_written_in_few_writes_and_in_order() {
     let wal = Wal::open_in(fs, "/log", opts).unwrap();
     assert_eq!(seqs(&wal, 0), (1..=1002).collect::<Vec<_>>());
 }
+
+/// A writable open writes again the newest segment's bytes that its last
+/// writer had not seen synced (a failed fsync may have left them in pages
+/// no fsync writes). After a clean close the LOCK file says they were all
+/// synced, and the open writes nothing; after a killed writer it does.
+#[test]
+fn a_clean_close_spares_the_next_open_from_writing_the_tail_again() {
+    let fs = Arc::new(wal::io::sim::SimFs::new());
+    let opts = Options { sync_mode: SyncMode::None, ..Options::default() };
+    let wal = Wal::open_in(fs.clone(), "/log", opts).unwrap();
+    for i in 1..=1000u64 {
+        wal.append(1, &key(i), &value(i, 100)).unwrap();
+    }
+    wal.close().unwrap();
+    let written = fs.bytes_written();
+    let wal = Wal::open_in(fs.clone(), "/log", opts).unwrap();
+    assert_eq!(fs.bytes_written(), written, "a clean close left nothing to write again");
+    for i in 1001..=2000u64 {
+        wal.append(1, &key(i), &value(i, 100)).unwrap();
+    }
+    wal.sync().unwrap();
+    // Killed here: a new process finds the page cache as it is, and no mark.
+    let killed = Arc::new(fs.fork());
+    drop(wal);
+    let written = killed.bytes_written();
+    let wal = Wal::open_in(killed.clone(), "/log", opts).unwrap();
+    assert!(killed.bytes_written() - written > 1000 * 100, "the records appended since the open were written again");
+    assert_eq!(wal.last_seq(), 2000);
+}
