@@ -249,10 +249,9 @@ impl SegmentReader {
                 "frame header with an impossible count or length"
             });
         }
-        let payload = self.read_payload(self.pos + FRAME_HEADER_LEN as u64, header.payload_len)?;
-        if !format::frame_is_valid(&header_bytes, &payload) {
+        let Some(payload) = self.checked_payload(self.pos, &header_bytes, &header)? else {
             return stop("frame checksum mismatch");
-        }
+        };
         let frame = Frame { header, payload, offset: self.pos };
         self.pos += header.frame_len();
         Ok(Step::Frame(frame))
@@ -307,10 +306,13 @@ impl SegmentReader {
         {
             return Ok(None);
         }
-        let payload = self.read_payload(offset + FRAME_HEADER_LEN as u64, header.payload_len)?;
-        let valid = format::frame_is_valid(&header_bytes, &payload);
-        self.recycle(payload);
-        Ok(valid.then_some(header))
+        match self.checked_payload(offset, &header_bytes, &header)? {
+            Some(payload) => {
+                self.recycle(payload);
+                Ok(Some(header))
+            }
+            None => Ok(None),
+        }
     }
 
     /// Up to `len` bytes at `offset`, fewer at the limit or end of file.
@@ -338,19 +340,32 @@ impl SegmentReader {
         }
     }
 
-    fn read_payload(&mut self, offset: u64, len: u64) -> Result<Vec<u8>> {
-        let len = len as usize;
+    /// The payload of the plausible frame at `offset` if its checksum and
+    /// entries are right. A frame that fits the read buffer is checked in
+    /// place, in one pass over its bytes; a bigger one is read on its own.
+    fn checked_payload(
+        &mut self,
+        offset: u64,
+        header_bytes: &[u8; FRAME_HEADER_LEN],
+        header: &FrameHeader,
+    ) -> Result<Option<Vec<u8>>> {
         let mut payload = std::mem::take(&mut self.spare);
         payload.clear();
-        if len <= READ_CHUNK {
-            payload.extend_from_slice(self.fetch(offset, len)?);
-            return Ok(payload);
+        let frame_len = header.frame_len() as usize;
+        if frame_len <= READ_CHUNK {
+            let bytes = self.fetch(offset, frame_len)?;
+            if bytes.len() == frame_len && format::frame_bytes_are_valid(bytes) {
+                payload.extend_from_slice(&bytes[FRAME_HEADER_LEN..]);
+                return Ok(Some(payload));
+            }
+            self.spare = payload;
+            return Ok(None);
         }
-        payload.resize(len, 0);
-        let n = read_full_at(&*self.file, &mut payload, offset)
+        payload.resize(header.payload_len as usize, 0);
+        let n = read_full_at(&*self.file, &mut payload, offset + FRAME_HEADER_LEN as u64)
             .map_err(|e| Error::io("read", &self.path, e))?;
         payload.truncate(n);
-        Ok(payload)
+        Ok(format::frame_is_valid(header_bytes, &payload).then_some(payload))
     }
 }
 
