@@ -167,14 +167,16 @@ fn push_unsealed(buf: &mut Vec<u8>, entries: &[Entry<'_>]) {
     assert!(!entries.is_empty() && entries.len() <= u32::MAX as usize);
     let payload = payload_len(entries);
     buf.reserve(FRAME_HEADER_LEN + payload as usize);
-    buf.extend_from_slice(&[0u8; 4]);
-    buf.extend_from_slice(&(entries.len() as u32).to_le_bytes());
-    buf.extend_from_slice(&payload.to_le_bytes());
-    buf.extend_from_slice(&[0u8; 16]);
+    let mut header = [0u8; FRAME_HEADER_LEN];
+    header[4..8].copy_from_slice(&(entries.len() as u32).to_le_bytes());
+    header[8..16].copy_from_slice(&payload.to_le_bytes());
+    buf.extend_from_slice(&header);
     for e in entries {
-        buf.push(e.op);
-        buf.extend_from_slice(&(e.key.len() as u32).to_le_bytes());
-        buf.extend_from_slice(&(e.value.len() as u32).to_le_bytes());
+        let mut entry = [0u8; ENTRY_HEADER_LEN];
+        entry[0] = e.op;
+        entry[1..5].copy_from_slice(&(e.key.len() as u32).to_le_bytes());
+        entry[5..9].copy_from_slice(&(e.value.len() as u32).to_le_bytes());
+        buf.extend_from_slice(&entry);
         buf.extend_from_slice(e.key);
         buf.extend_from_slice(e.value);
     }
