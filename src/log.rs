@@ -46,6 +46,8 @@ pub(crate) struct Inner {
     sync: Mutex<SyncState>,
     sync_done: Condvar,
     poisoned: AtomicBool,
+    /// Held around each fdatasync of the active segment; see `sync_segment`.
+    fsync: Mutex<()>,
     truncating: Mutex<()>,
     /// Every seq at or below this is truncated. Changed only under the state
     /// lock; read without it by iterators, which check every record against
@@ -142,6 +144,22 @@ impl Inner {
 
     fn poison(&self) {
         self.poisoned.store(true, Ordering::SeqCst);
+    }
+
+    /// fdatasync of a segment being written. Linux reports a failed
+    /// writeback once per open file: a second fdatasync, from another
+    /// thread, returns success for the pages that were lost. So a failure
+    /// poisons the handle before any other fdatasync can start, and none
+    /// starts on a poisoned handle.
+    fn sync_segment(&self, file: &dyn FsFile, path: &Path) -> Result<()> {
+        let _one_at_a_time = self.fsync.lock().unwrap_or_else(|p| p.into_inner());
+        if self.poisoned.load(Ordering::SeqCst) {
+            return Err(Error::poisoned());
+        }
+        file.sync_data().map_err(|e| {
+            self.poison();
+            Error::io("fdatasync", path, e)
+        })
     }
 
     fn check_writable(&self) -> Result<()> {
@@ -251,6 +269,7 @@ impl Wal {
                 sync: Mutex::new(SyncState { synced: last_seq, syncing: false }),
                 sync_done: Condvar::new(),
                 poisoned: AtomicBool::new(false),
+                fsync: Mutex::new(()),
                 truncating: Mutex::new(()),
                 floor,
             }),
@@ -394,7 +413,7 @@ impl Wal {
     fn rotate(&self, st: &mut State, first_seq: u64) -> Result<()> {
         if let Some(mut old) = st.active.take() {
             old.flush()?;
-            old.file.sync_data().map_err(|e| Error::io("fdatasync", &old.path, e))?;
+            self.inner.sync_segment(&*old.file, &old.path)?;
         }
         let opts = &self.inner.opts;
         let prealloc = opts.preallocate.then_some(opts.segment_size);
@@ -443,7 +462,7 @@ impl Wal {
             (upto, written)
         };
         let result = written.and_then(|written| match &written {
-            Some((file, path, ..)) => file.sync_data().map_err(|e| Error::io("fdatasync", path, e)).map(|()| written),
+            Some((file, path, ..)) => inner.sync_segment(&**file, path).map(|()| written),
             None => Ok(None),
         });
         // A seal (rotation) that failed while this sync ran may hold records

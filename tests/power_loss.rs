@@ -412,7 +412,9 @@ fn a_group_commit_never_acknowledges_a_record_whose_seal_failed() {
     let w = wal.clone();
     let v = vec![7u8; 800];
     let b = std::thread::spawn(move || w.append(1, b"key-5", &v)); // rotates, holds the state lock
-    wait_for_syncs(&ctl, base + 2);
+    // B is in its seal: its fdatasync waits for C's to end (fdatasyncs of a
+    // segment never overlap, so none succeeds between a failure and the poisoning).
+    std::thread::sleep(Duration::from_millis(200));
     g1.send(()).unwrap(); // C finishes; A becomes the leader and waits for the state lock
     std::thread::sleep(Duration::from_millis(300));
     g2.send(()).unwrap(); // the seal's fdatasync of segment 1 fails -> poisoned, active = None

@@ -26,7 +26,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::ffi::OsString;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 const SECTOR: u64 = 512;
 const PAGE: u64 = 4096;
@@ -181,8 +181,48 @@ struct Sim {
     power_cut_at: Option<u64>,
     /// (kind, the count of that kind it fires at, fault), each fires once.
     faults: Vec<(OpKind, u64, Fault)>,
+    /// (the count of fsyncs it holds, the pause).
+    pauses: Vec<(u64, Arc<Pause>)>,
     /// The mutating call with this number fails (once).
     fail_call: Option<(u64, i32)>,
+}
+
+/// An fsync held after it took effect, before it returns: see
+/// [`SimFs::pause_sync`].
+#[derive(Debug, Default)]
+pub struct Pause {
+    /// (the call is held, it may return)
+    state: Mutex<(bool, bool)>,
+    changed: Condvar,
+}
+
+impl Pause {
+    fn lock(&self) -> MutexGuard<'_, (bool, bool)> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits until the call is held.
+    pub fn wait_held(&self) {
+        let mut state = self.lock();
+        while !state.0 {
+            state = self.changed.wait(state).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    /// Lets the call return.
+    pub fn release(&self) {
+        self.lock().1 = true;
+        self.changed.notify_all();
+    }
+
+    fn hold(&self) {
+        let mut state = self.lock();
+        state.0 = true;
+        self.changed.notify_all();
+        while !state.1 {
+            state = self.changed.wait(state).unwrap_or_else(|p| p.into_inner());
+        }
+    }
 }
 
 /// The simulated file system. Clones share the same state.
@@ -335,6 +375,17 @@ impl SimFs {
         sim.faults.push((kind, at, fault));
     }
 
+    /// The `nth` fsync/fdatasync from now, once it has taken effect (or
+    /// failed, if a fault says so), waits before returning until the
+    /// returned pause is released: to let other threads run at that point.
+    pub fn pause_sync(&self, nth: u64) -> Arc<Pause> {
+        let mut sim = self.state();
+        let at = sim.counts.get(&OpKind::Sync).copied().unwrap_or(0) + nth;
+        let pause = Arc::new(Pause::default());
+        sim.pauses.push((at, pause.clone()));
+        pause
+    }
+
     /// Injected faults that have not fired yet.
     pub fn faults_waiting(&self) -> usize {
         self.state().faults.len()
@@ -386,6 +437,7 @@ impl SimFs {
             locks: HashSet::new(),
             power_cut_at: None,
             faults: Vec::new(),
+            pauses: Vec::new(),
             fail_call: None,
             ..self.state().clone()
         };
@@ -497,9 +549,11 @@ impl FsFile for SimFile {
     fn sync_data(&self) -> io::Result<()> {
         let mut sim = self.fs.state();
         let fault = sim.begin(OpKind::Sync)?;
+        let nth = sim.counts[&OpKind::Sync];
+        let pause = sim.pauses.iter().position(|p| p.0 == nth).map(|i| sim.pauses.remove(i).1);
         let Sim { inodes, rng, .. } = &mut *sim;
         let inode = inodes.get_mut(&self.ino).expect("open files keep their inode");
-        match fault {
+        let result = match fault {
             None => {
                 inode.write_back(rng);
                 Ok(())
@@ -508,7 +562,12 @@ impl FsFile for SimFile {
                 inode.write_back_failed(rng);
                 Err(err(errno))
             }
+        };
+        drop(sim);
+        if let Some(pause) = pause {
+            pause.hold();
         }
+        result
     }
 
     fn sync_all(&self) -> io::Result<()> {
