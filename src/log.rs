@@ -29,6 +29,10 @@ pub const LOCK_FILE: &str = "LOCK";
 const BUFFERED_FRAME_MAX: u64 = 64 << 10;
 /// The writer's buffer is written out before it would grow past this.
 const WRITE_BUFFER: usize = 1 << 20;
+/// How far ahead of its data a preallocated segment is filled with zeros
+/// when records are synced as they come (see `Active::zero_ahead`).
+const ZERO_AHEAD: u64 = 1 << 20;
+static ZEROS: [u8; ZERO_AHEAD as usize] = [0; ZERO_AHEAD as usize];
 
 /// A write-ahead log open on one directory.
 pub struct Wal {
@@ -78,6 +82,11 @@ pub(crate) struct Active {
     /// End of the data a successful fdatasync covered: stamped into every
     /// frame so that recovery can tell a power loss from damage.
     pub synced_end: u64,
+    /// The file holds written bytes (data or zeros) up to here...
+    zeroed: u64,
+    /// ...and zeros are written ahead of the data up to here at most: the
+    /// preallocated length, or 0 when zeros are not written ahead.
+    zero_limit: u64,
 }
 
 struct SyncState {
@@ -88,10 +97,29 @@ struct SyncState {
 }
 
 impl Active {
-    fn new(file: Arc<dyn FsFile>, path: PathBuf, first_seq: u64, end: u64) -> Active {
+    /// `zero_limit`: see the field; 0 turns writing zeros ahead off.
+    fn new(file: Arc<dyn FsFile>, path: PathBuf, first_seq: u64, end: u64, zero_limit: u64) -> Active {
         // What lies in the file when the segment becomes active is durable:
         // the header of a new segment, or what a writable open synced.
-        Active { file, path, first_seq, end, pending: Vec::new(), synced_end: end }
+        Active { file, path, first_seq, end, pending: Vec::new(), synced_end: end, zeroed: end, zero_limit }
+    }
+
+    /// Keeps at least half of ZERO_AHEAD of written zeros ahead of the data,
+    /// up to the preallocated length. fallocate leaves unwritten extents, and
+    /// an fdatasync after a write into one must also commit the extent's
+    /// conversion to the file system journal: every durable append would
+    /// pay for it. Written once ahead, zeros turn that into one conversion
+    /// per half MiB; the appends then overwrite blocks already written.
+    fn zero_ahead(&mut self) -> Result<()> {
+        self.zeroed = self.zeroed.max(self.end);
+        if self.zeroed >= self.zero_limit || self.zeroed - self.end >= ZERO_AHEAD / 2 {
+            return Ok(());
+        }
+        let upto = (self.end + ZERO_AHEAD).min(self.zero_limit);
+        let zeros = &ZEROS[..(upto - self.zeroed) as usize];
+        self.file.write_all_at(zeros, self.zeroed).map_err(|e| Error::io("write zeros to", &self.path, e))?;
+        self.zeroed = upto;
+        Ok(())
     }
 
     /// Where the next frame goes.
@@ -105,6 +133,7 @@ impl Active {
             self.file.write_all_at(&self.pending, self.end).map_err(|e| Error::io("write to", &self.path, e))?;
             self.end += self.pending.len() as u64;
             self.pending.clear();
+            self.zero_ahead()?;
         }
         Ok(())
     }
@@ -114,7 +143,7 @@ impl Active {
         self.flush()?;
         self.file.write_all_at(frame, self.end).map_err(|e| Error::io("write to", &self.path, e))?;
         self.end += frame.len() as u64;
-        Ok(())
+        self.zero_ahead()
     }
 }
 
@@ -247,7 +276,8 @@ impl Wal {
                     rewrite(&*file, &newest.path, unsure_from, end)?;
                     file.sync_data().map_err(|e| Error::io("fdatasync", &newest.path, e))?;
                 }
-                Some(Active::new(file, newest.path.clone(), newest.first_seq, end))
+                let zero_limit = zero_limit(&opts, &*file, &newest.path)?;
+                Some(Active::new(file, newest.path.clone(), newest.first_seq, end, zero_limit))
             }
             _ => None,
         };
@@ -420,7 +450,8 @@ impl Wal {
         let (file, path) = segment::create_segment(&*self.inner.fs, &self.inner.dir, first_seq, prealloc)?;
         st.segments.push(SegmentInfo { first_seq, path: path.clone() });
         // create_segment made the header durable.
-        st.active = Some(Active::new(file, path, first_seq, SEGMENT_HEADER_LEN as u64));
+        let zero_limit = zero_limit(opts, &*file, &path)?;
+        st.active = Some(Active::new(file, path, first_seq, SEGMENT_HEADER_LEN as u64, zero_limit));
         Ok(())
     }
 
@@ -644,6 +675,17 @@ fn take_clean_mark(fs: &dyn Fs, dir: &Path) -> Result<Option<(u64, u64)>> {
     Ok(format::decode_clean_mark(&buf[..n]))
 }
 
+
+/// How far zeros may be written ahead in an active segment: its
+/// preallocated length when records are synced as they come (in
+/// WAL_SYNC_NONE the rare syncs amortise the extent conversions, and the
+/// zeros would only cost a copy), else 0.
+fn zero_limit(opts: &Options, file: &dyn FsFile, path: &Path) -> Result<u64> {
+    if !opts.preallocate || opts.read_only || opts.sync_mode == SyncMode::None {
+        return Ok(0);
+    }
+    file.size().map_err(|e| Error::io("stat", path, e))
+}
 
 fn ensure_dir(fs: &dyn Fs, dir: &Path, opts: &Options) -> Result<()> {
     match fs.is_dir(dir) {

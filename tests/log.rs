@@ -247,3 +247,28 @@ fn a_clean_close_spares_the_next_open_from_writing_the_tail_again() {
     assert!(killed.bytes_written() - written > 1000 * 100, "the records appended since the open were written again");
     assert_eq!(wal.last_seq(), 2000);
 }
+
+/// With records synced as they come, a preallocated segment gets zeros
+/// written ahead of its data, so that an fdatasync does not also have to
+/// convert a fallocated extent; in WAL_SYNC_NONE, and without
+/// preallocation, nothing but records is written.
+#[test]
+fn zeros_are_written_ahead_only_where_appends_are_synced_one_by_one() {
+    for (sync_mode, preallocate, zeros_ahead) in
+        [(SyncMode::Always, true, true), (SyncMode::Every(2), true, true), (SyncMode::None, true, false), (SyncMode::Always, false, false)]
+    {
+        let fs = Arc::new(wal::io::sim::SimFs::new());
+        let opts = Options { sync_mode, preallocate, segment_size: 4 << 20, ..Options::default() };
+        let wal = Wal::open_in(fs.clone(), "/log", opts).unwrap();
+        let before = fs.bytes_written();
+        for i in 1..=4u64 {
+            wal.append(1, &key(i), &value(i, 100)).unwrap();
+        }
+        wal.sync().unwrap();
+        let written = fs.bytes_written() - before;
+        assert_eq!(written >= 512 << 10, zeros_ahead, "{sync_mode:?}, preallocate {preallocate}: {written} bytes");
+        wal.close().unwrap();
+        let wal = Wal::open_in(fs, "/log", opts).unwrap();
+        assert_eq!(seqs(&wal, 0), vec![1, 2, 3, 4]);
+    }
+}
