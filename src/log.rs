@@ -486,8 +486,13 @@ impl Wal {
         let (upto, written) = {
             let mut st = inner.state();
             let upto = st.last_seq();
+            // A failed write poisons at once, under the state lock, so that
+            // no append slips in behind it.
             let written = match st.active.as_mut() {
-                Some(a) => a.flush().map(|()| Some((a.file.clone(), a.path.clone(), a.first_seq, a.end))),
+                Some(a) => a
+                    .flush()
+                    .inspect_err(|_| inner.poison())
+                    .map(|()| Some((a.file.clone(), a.path.clone(), a.first_seq, a.end))),
                 None => Ok(None),
             };
             (upto, written)
