@@ -87,14 +87,18 @@ pub const NOT_A_SEGMENT: u32 = 0;
 /// with another magic was written whole by another program (damage breaks
 /// the checksum): it is refused too, as version `NOT_A_SEGMENT`.
 pub fn segment_header_version(buf: &[u8]) -> Option<u32> {
-    let sound = buf.len() >= 32 && crc32fast::hash(&buf[0..28]) == u32_at(buf, 28);
-    sound.then(|| if buf[0..8] == SEGMENT_MAGIC { u32_at(buf, 8) } else { NOT_A_SEGMENT })
+    checksum32_ok(buf).then(|| if buf[0..8] == SEGMENT_MAGIC { u32_at(buf, 8) } else { NOT_A_SEGMENT })
 }
 
 /// The version of a metadata file whose magic and checksum are right.
 pub fn meta_version(buf: &[u8]) -> Option<u32> {
-    let sound = buf.len() >= 32 && buf[0..8] == META_MAGIC && crc32fast::hash(&buf[0..28]) == u32_at(buf, 28);
-    sound.then(|| u32_at(buf, 8))
+    (checksum32_ok(buf) && buf[0..8] == META_MAGIC).then(|| u32_at(buf, 8))
+}
+
+/// Whether a 32-byte structure (segment header, metadata, clean mark)
+/// carries the CRC of its first 28 bytes in its last 4.
+fn checksum32_ok(buf: &[u8]) -> bool {
+    buf.len() >= 32 && crc32fast::hash(&buf[0..28]) == u32_at(buf, 28)
 }
 
 pub fn encode_segment_header(first_seq: u64) -> [u8; SEGMENT_HEADER_LEN] {
@@ -137,10 +141,8 @@ pub fn encode_clean_mark(first_seq: u64, end: u64) -> [u8; 32] {
 
 /// The (first_seq, end) of a sound clean mark; None for anything else.
 pub fn decode_clean_mark(buf: &[u8]) -> Option<(u64, u64)> {
-    let sound = buf.len() == 32
-        && buf[0..8] == CLEAN_MAGIC
-        && u32_at(buf, 24) == FORMAT_VERSION
-        && crc32fast::hash(&buf[0..28]) == u32_at(buf, 28);
+    let sound =
+        buf.len() == 32 && checksum32_ok(buf) && buf[0..8] == CLEAN_MAGIC && u32_at(buf, 24) == FORMAT_VERSION;
     sound.then(|| (u64_at(buf, 8), u64_at(buf, 16)))
 }
 

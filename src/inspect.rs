@@ -3,7 +3,7 @@
 //! the recovery of a writable open would repair. Nothing here changes a file.
 
 use crate::error::{Error, Result};
-use crate::io::{read_full_at, Fs, OpenMode, RealFs};
+use crate::io::{Fs, OpenMode, RealFs};
 use crate::options::{Options, RecoveryMode};
 use crate::recovery;
 use crate::segment::{self, SegmentInfo};
@@ -48,8 +48,8 @@ pub fn survey(dir: &Path) -> Result<Survey> {
     let opts = Options { read_only: true, recovery_mode: RecoveryMode::Tail, ..Options::default() };
     let files = segment::list_segments(&fs, dir)?;
     let recovered = recovery::recover(&fs, dir, &opts)?;
-    let torn_tail = match (recovered.segments.last(), recovered.newest_end) {
-        (Some(newest), Some(end)) => torn_tail(&fs, &newest.path, end)?,
+    let torn_tail = match (recovered.segments.last(), recovered.torn_at) {
+        (Some(newest), Some(offset)) => Some(torn_tail(&fs, &newest.path, offset)?),
         _ => None,
     };
     Ok(Survey {
@@ -61,21 +61,9 @@ pub fn survey(dir: &Path) -> Result<Survey> {
     })
 }
 
-/// The bytes of `path` from `end` on, if any of them is not zero.
-fn torn_tail(fs: &dyn Fs, path: &Path, end: u64) -> Result<Option<TornTail>> {
+/// The torn tail recovery found at `offset` in `path`, and its length.
+fn torn_tail(fs: &dyn Fs, path: &Path, offset: u64) -> Result<TornTail> {
     let file = fs.open(path, OpenMode::READ).map_err(|e| Error::io("open segment", path, e))?;
     let len = file.size().map_err(|e| Error::io("stat", path, e))?;
-    let mut buf = vec![0u8; 256 << 10];
-    let mut at = end;
-    while at < len {
-        let n = read_full_at(&*file, &mut buf, at).map_err(|e| Error::io("read", path, e))?;
-        if n == 0 {
-            break;
-        }
-        if buf[..n].iter().any(|&b| b != 0) {
-            return Ok(Some(TornTail { path: path.to_path_buf(), offset: end, len: len - end }));
-        }
-        at += n as u64;
-    }
-    Ok(None)
+    Ok(TornTail { path: path.to_path_buf(), offset, len: len.saturating_sub(offset) })
 }

@@ -73,7 +73,8 @@ pub(crate) struct State {
 
 pub(crate) struct Active {
     pub file: Arc<dyn FsFile>,
-    path: PathBuf,
+    /// Shared, not copied, with each group commit that syncs the file.
+    path: Arc<Path>,
     pub first_seq: u64,
     /// End of the data written to the file: readers may read up to here.
     pub end: u64,
@@ -101,6 +102,7 @@ impl Active {
     fn new(file: Arc<dyn FsFile>, path: PathBuf, first_seq: u64, end: u64, zero_limit: u64) -> Active {
         // What lies in the file when the segment becomes active is durable:
         // the header of a new segment, or what a writable open synced.
+        let path = Arc::from(path);
         Active { file, path, first_seq, end, pending: Vec::new(), synced_end: end, zeroed: end, zero_limit }
     }
 
@@ -129,20 +131,28 @@ impl Active {
 
     /// Writes the buffered frames to the file.
     fn flush(&mut self) -> Result<()> {
-        if !self.pending.is_empty() {
-            self.file.write_all_at(&self.pending, self.end).map_err(|e| Error::io("write to", &self.path, e))?;
-            self.end += self.pending.len() as u64;
-            self.pending.clear();
-            self.zero_ahead()?;
+        if self.pending.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        let mut pending = std::mem::take(&mut self.pending);
+        let result = self.put(&pending);
+        if result.is_ok() {
+            pending.clear();
+        }
+        self.pending = pending; // keeps its capacity for the next frames
+        result
     }
 
     /// Writes a frame after the buffered ones.
     fn write(&mut self, frame: &[u8]) -> Result<()> {
         self.flush()?;
-        self.file.write_all_at(frame, self.end).map_err(|e| Error::io("write to", &self.path, e))?;
-        self.end += frame.len() as u64;
+        self.put(frame)
+    }
+
+    /// Writes `bytes` at the end of the data.
+    fn put(&mut self, bytes: &[u8]) -> Result<()> {
+        self.file.write_all_at(bytes, self.end).map_err(|e| Error::io("write to", &self.path, e))?;
+        self.end += bytes.len() as u64;
         self.zero_ahead()
     }
 }

@@ -37,6 +37,9 @@ pub struct Recovered {
     /// written (that frame's synced_end; 0 when it has none). The bytes
     /// after it may never have reached the disk, even if reads return them.
     pub newest_synced: u64,
+    /// Where a torn write at the end of the newest segment starts: the
+    /// bytes from there on are not all zeros and a writable open cuts them.
+    pub torn_at: Option<u64>,
 }
 
 /// Changes recovery decided on, applied only by a writable open.
@@ -84,13 +87,15 @@ pub fn recover(fs: &dyn Fs, dir: &Path, opts: &Options) -> Result<Recovered> {
         RecoveryMode::Tail => scan_newest(fs, opts, &segments, &mut repairs)?,
         RecoveryMode::Salvage => scan_all(fs, &mut segments, &mut repairs)?,
     };
-    let mut recovered = Recovered { floor, segments, last_seq: last_seq.max(floor), newest_end, newest_synced };
+    let mut recovered =
+        Recovered { floor, segments, last_seq: last_seq.max(floor), newest_end, newest_synced, torn_at: None };
     if newest_end.is_some() && last_seq <= floor {
         // Every record left is truncated: a truncate died before deleting.
         repairs.drop_front.append(&mut recovered.segments);
         repairs.cut = None;
         recovered.newest_end = None;
     }
+    recovered.torn_at = repairs.cut.as_ref().map(|(_, at)| *at);
     if !opts.read_only {
         apply(fs, dir, opts, repairs)?;
     }
