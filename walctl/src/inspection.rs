@@ -1,11 +1,12 @@
 //! What `stat` and `verify` learn by reading a whole log read-only: the
 //! recovery survey, every record, and the first damage, if any.
 
-use crate::logdir::{open_readable, Readable};
+use crate::logdir::{open_read_only, open_readable, Readable};
+use crate::report::SalvageView;
 use std::path::Path;
 use wal::inspect::{self, Survey};
 use wal::segment::SegmentInfo;
-use wal::ErrorKind;
+use wal::{ErrorKind, OpenReport, RecoveryMode, Wal};
 
 pub struct Inspection {
     /// What TAIL recovery finds; None when it refuses the log as damaged.
@@ -18,6 +19,10 @@ pub struct Inspection {
     pub checkpoint: Option<u64>,
     /// The first damage: TAIL recovery's refusal, or where reading stopped.
     pub damage: Option<wal::Error>,
+    /// The open report of the TAIL open (None when TAIL refuses the log).
+    pub tail_report: Option<OpenReport>,
+    /// What a SALVAGE open keeps and cuts, when there is damage.
+    pub salvage: Option<SalvageView>,
 }
 
 /// Reads the log; `at` is called with each record's seq and the log's
@@ -27,7 +32,8 @@ pub fn inspect(dir: &Path, mut at: impl FnMut(u64, u64, u64)) -> wal::Result<Ins
     let mut damage = None;
     let survey = keep_damage(inspect::survey(dir), &mut damage)?;
     let log = keep_damage(open_readable(dir), &mut damage)?;
-    let mut found = Inspection { survey, log: None, records: 0, checkpoint: None, damage: None };
+    let mut found =
+        Inspection { survey, log: None, records: 0, checkpoint: None, damage: None, tail_report: None, salvage: None };
     if let Some(log) = &log {
         if let Some(refused) = &log.refused {
             damage.get_or_insert_with(|| refused.clone());
@@ -52,9 +58,22 @@ pub fn inspect(dir: &Path, mut at: impl FnMut(u64, u64, u64)) -> wal::Result<Ins
             }
         }
     }
+    if let Some(log) = &log {
+        match log.refused {
+            None => found.tail_report = Some(log.wal.open_report()),
+            Some(_) => found.salvage = Some(salvage_view(&log.wal)),
+        }
+    }
+    if damage.is_some() && found.salvage.is_none() {
+        found.salvage = keep_damage(open_read_only(dir, RecoveryMode::Salvage), &mut None)?.map(|w| salvage_view(&w));
+    }
     found.log = log;
     found.damage = damage;
     Ok(found)
+}
+
+fn salvage_view(wal: &Wal) -> SalvageView {
+    SalvageView { first_seq: wal.first_seq(), last_seq: wal.last_seq(), report: wal.open_report() }
 }
 
 /// Ok(None) for damage, remembered in `damage` if it is the first.

@@ -9,6 +9,7 @@ mod inspection;
 mod json;
 mod lock;
 mod logdir;
+mod report;
 mod salvage;
 mod show;
 mod stat;

@@ -13,7 +13,7 @@ use crate::{count, seq_range, Failure, EXIT_DAMAGE, EXIT_USAGE};
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::path::Path;
 use wal::io::RealFs;
-use wal::{ErrorKind, RecoveryMode, Wal};
+use wal::{ErrorKind, OpenReport, RecoveryMode, Wal};
 
 /// What a SALVAGE open would do, learnt without changing a file.
 struct Plan {
@@ -26,6 +26,8 @@ struct Plan {
     damage: Option<wal::Error>,
     /// Segment files that start after the first dropped seq: deleted.
     doomed_files: u64,
+    /// The read-only SALVAGE open's report: the cut a writable one makes.
+    report: OpenReport,
 }
 
 pub fn run(dir: &Path, yes: bool, out: &mut dyn Write) -> Result<(), Failure> {
@@ -49,16 +51,19 @@ pub fn run(dir: &Path, yes: bool, out: &mut dyn Write) -> Result<(), Failure> {
         confirm()?;
     }
     let wal = open_writable(dir, RecoveryMode::Salvage)?;
-    let (first, last) = (wal.first_seq(), wal.last_seq());
+    let (first, last, done) = (wal.first_seq(), wal.last_seq(), wal.open_report());
     wal.close()?;
     writeln!(out, "salvaged {}: seq range {}", dir.display(), seq_range(first, last))?;
+    if done.tail_cut {
+        writeln!(out, "cut the {} bytes from offset {} of the newest segment", done.bytes_cut, done.cut_offset)?;
+    }
     writeln!(out, "the next record gets seq {}", last + 1)?;
     Ok(())
 }
 
 fn plan(dir: &Path) -> Result<Plan, Failure> {
     let salvage = open_read_only(dir, RecoveryMode::Salvage)?;
-    let (kept_first, kept_last) = (salvage.first_seq(), salvage.last_seq());
+    let (kept_first, kept_last, report) = (salvage.first_seq(), salvage.last_seq(), salvage.open_report());
     drop(salvage);
     let (tail_last, damage) = match open_read_only(dir, RecoveryMode::Tail) {
         Ok(tail) => (Some(tail.last_seq()), first_damage(&tail, kept_last)?),
@@ -67,7 +72,7 @@ fn plan(dir: &Path) -> Result<Plan, Failure> {
     };
     let doomed_files =
         wal::segment::list_segments(&RealFs, dir)?.iter().filter(|s| s.first_seq > kept_last + 1).count() as u64;
-    Ok(Plan { kept_last, kept_first, tail_last, damage, doomed_files })
+    Ok(Plan { kept_last, kept_first, tail_last, damage, doomed_files, report })
 }
 
 /// The damage that stops reading TAIL's log after `kept_last`, where
@@ -105,6 +110,10 @@ fn write_plan(dir: &Path, plan: &Plan, damage: &wal::Error, out: &mut dyn Write)
             out,
             "drops:   seq {from} and every later record (how far the log goes is not known: TAIL recovery refuses it)"
         )?,
+    }
+    if plan.report.tail_cut {
+        let (bytes, offset) = (plan.report.bytes_cut, plan.report.cut_offset);
+        writeln!(out, "cuts:    the {bytes} bytes from offset {offset} of the newest segment it keeps")?;
     }
     if plan.doomed_files > 0 {
         writeln!(out, "deletes: {} that start after seq {from}", count(plan.doomed_files, "segment file"))?;

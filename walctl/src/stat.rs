@@ -6,7 +6,7 @@
 use crate::inspection::{inspect, Inspection};
 use crate::lock::{self, Writer};
 use crate::logdir::require_log;
-use crate::{count, json, seq_range, Failure};
+use crate::{count, json, report, seq_range, Failure};
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::Path;
@@ -102,9 +102,8 @@ fn write_text(
         None => writeln!(out, "truncation floor: unknown (TAIL recovery refuses the log)")?,
     }
     writeln!(out, "writer lock:      {}", describe(writer))?;
-    if let Some(torn) = found.survey.as_ref().and_then(|s| s.torn_tail.as_ref()) {
-        let (path, offset, len) = (torn.path.display(), torn.offset, torn.len);
-        writeln!(out, "torn tail:        {len} bytes at offset {offset} of {path} (a writable open cuts them)")?;
+    for (name, text) in report::lines(found) {
+        writeln!(out, "{name:<18}{text}")?;
     }
     Ok(())
 }
@@ -140,13 +139,6 @@ fn to_json(
         Err(e) => ("unknown", None, Some(e.to_string())),
     };
     let writer = json::Object::new().str("state", state).opt_num("pid", pid).opt_str("error", error.as_deref());
-    let torn = found.survey.as_ref().and_then(|s| s.torn_tail.as_ref()).map(|torn| {
-        json::Object::new()
-            .str("path", &torn.path.to_string_lossy())
-            .num("offset", torn.offset)
-            .num("bytes", torn.len)
-            .finish()
-    });
     let (first, last) = found.seqs().unzip();
     json::Object::new()
         .str("log", &dir.to_string_lossy())
@@ -159,7 +151,8 @@ fn to_json(
         .opt_num("last_checkpoint", found.checkpoint)
         .opt_num("truncation_floor", found.survey.as_ref().map(|s| s.floor))
         .raw("writer_lock", &writer.finish())
-        .raw("torn_tail", torn.as_deref().unwrap_or("null"))
+        .raw("open_report", &found.tail_report.as_ref().map_or("null".to_string(), report::to_json))
+        .raw("salvage", &found.salvage.as_ref().map_or("null".to_string(), report::salvage_json))
         .str("read_with", if found.salvaged() { "salvage" } else { "tail" })
         .opt_str("damage", found.damage.as_ref().map(|e| e.to_string()).as_deref())
         .finish()

@@ -6,7 +6,7 @@
 
 use crate::inspection::inspect;
 use crate::logdir::require_log;
-use crate::{count, json, seq_range, Failure};
+use crate::{count, json, report, seq_range, Failure};
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -44,6 +44,8 @@ pub fn run(dir: &Path, as_json: bool, out: &mut dyn Write) -> Result<(), Failure
             .opt_num("first_seq", found.seqs().map(|s| s.0))
             .opt_num("last_seq", found.seqs().map(|s| s.1))
             .raw("warnings", &json::array(warnings.iter().map(|w| json::string(w))))
+            .raw("open_report", &found.tail_report.as_ref().map_or("null".to_string(), report::to_json))
+            .raw("salvage", &found.salvage.as_ref().map_or("null".to_string(), report::salvage_json))
             .opt_str("damage", found.damage.as_ref().map(|e| e.to_string()).as_deref());
         writeln!(out, "{}", object.finish())?;
     } else {
@@ -53,6 +55,9 @@ pub fn run(dir: &Path, as_json: bool, out: &mut dyn Write) -> Result<(), Failure
         if found.damage.is_none() {
             let (records, segments) = (count(found.records, "record"), count(segments, "segment"));
             writeln!(out, "ok: no damage in {records} and {segments}; seq range {}", seq_range(first, last))?;
+        }
+        for (name, text) in report::lines(&found) {
+            writeln!(out, "{name:<15}{text}")?;
         }
     }
     match found.damage {

@@ -182,7 +182,9 @@ fn verify_passes_a_clean_log() {
     let verify = run("verify", &dir);
     assert_eq!((verify.status, verify.stderr.as_str()), (0, ""));
     let segments = segments(&dir).len();
-    assert_eq!(verify.stdout, format!("ok: no damage in 100 records and {segments} segments; seq range 1..100\n"));
+    let first_line = verify.stdout.lines().next().unwrap();
+    assert_eq!(first_line, format!("ok: no damage in 100 records and {segments} segments; seq range 1..100"));
+    assert!(verify.stdout.lines().any(|l| l == "writable open: cuts nothing"), "{}", verify.stdout);
 }
 
 /// Flips a byte inside the payload of frame `index` of `segment`; returns
@@ -232,7 +234,7 @@ fn verify_reports_a_torn_tail_as_a_warning() {
     let verify = run("verify", &dir);
     assert_eq!(verify.status, 0, "{}", verify.stderr);
     assert!(verify.stdout.starts_with("ok: no damage in 99 records"), "{}", verify.stdout);
-    assert!(verify.stdout.ends_with("; seq range 1..99\n"), "{}", verify.stdout);
+    assert!(verify.stdout.lines().next().unwrap().ends_with("; seq range 1..99"), "{}", verify.stdout);
     let cut = file_len(&newest) - last_frame;
     let warning = format!(
         "walctl verify: warning: {}: torn tail: a writable open cuts the {cut} bytes from offset {last_frame}",
@@ -355,10 +357,9 @@ fn a_directory_with_no_log_is_not_an_empty_log() {
     let empty = TempDir::new("walctl-emptylog");
     close(Wal::open(empty.path(), small(4096)).unwrap());
     let verify = run("verify", empty.path());
-    assert_eq!(
-        (verify.status, verify.stdout.as_str()),
-        (0, "ok: no damage in 0 records and 0 segments; seq range empty (the next record gets seq 1)\n")
-    );
+    assert_eq!(verify.status, 0, "{}", verify.stderr);
+    let ok = "ok: no damage in 0 records and 0 segments; seq range empty (the next record gets seq 1)";
+    assert_eq!(verify.stdout.lines().next(), Some(ok));
 }
 
 #[test]
@@ -380,7 +381,8 @@ fn stat_json_is_one_object_with_the_text_facts() {
     assert_eq!(stat["last_checkpoint"], checkpoint);
     assert_eq!(stat["truncation_floor"], 30);
     assert_eq!(stat["writer_lock"], serde_json::json!({"state": "free", "pid": null, "error": null}));
-    assert_eq!(stat["torn_tail"], serde_json::Value::Null);
+    assert_eq!(stat["open_report"]["tail_cut"], false);
+    assert_eq!(stat["salvage"], serde_json::Value::Null);
     assert_eq!(stat["damage"], serde_json::Value::Null);
     assert_eq!(stat["segment_bytes"], files.iter().map(|f| file_len(f)).sum::<u64>());
     let listed: Vec<(String, u64)> = stat["segments"]
@@ -419,13 +421,17 @@ fn verify_json_says_ok_or_names_the_damage() {
 }
 
 /// A log whose newest segment TAIL recovery refuses: a flipped byte in its
-/// second frame, with later frames written after it was synced.
+/// second frame, with later frames written after it was synced. Returns
+/// the directory and the seq of the damaged record.
 fn log_with_damaged_newest_segment(tmp: &TempDir) -> (PathBuf, u64) {
     let dir = log_of(tmp, 100);
     let newest = segments(&dir).pop().unwrap();
-    let first_seq: u64 = newest.file_stem().unwrap().to_str().unwrap().parse().unwrap();
     damage_frame(&newest, 1);
-    (dir, first_seq + 1)
+    (dir, first_seq_of(&newest) + 1)
+}
+
+fn first_seq_of(segment: &Path) -> u64 {
+    segment.file_stem().unwrap().to_str().unwrap().parse().unwrap()
 }
 
 #[test]
@@ -682,4 +688,90 @@ fn salvage_yes_cuts_at_damage_in_an_older_segment_without_asking() {
 
 fn count(n: u64, what: &str) -> String {
     format!("{n} {what}{}", if n == 1 { "" } else { "s" })
+}
+
+#[test]
+fn stat_and_verify_show_the_open_report_of_a_torn_tail() {
+    let tmp = TempDir::new("walctl-report-torn");
+    let dir = log_of(&tmp, 100); // no preallocation: the file ends at the last frame
+    let newest = segments(&dir).pop().unwrap();
+    let end = file_len(&newest);
+    assert_eq!(*frame_offsets(&newest).last().unwrap() + common::frame_len(common::key(100).len(), 100), end);
+    let garbage = b"half a frame from a write the power cut";
+    append_bytes(&newest, garbage);
+    // As a crash leaves it: no clean-close mark in LOCK.
+    fs::write(dir.join(wal::inspect::LOCK_FILE), b"").unwrap();
+    let (len, path) = (garbage.len(), newest.display());
+    let cut = format!("cuts the {len} bytes from offset {end} of {path} (a torn tail)");
+    let not_clean = "no (the last writer did not close the log, or it was changed since)";
+
+    let stat = run("stat", &dir);
+    assert_eq!((stat.status, stat.stderr.as_str()), (0, ""));
+    for line in [format!("clean close:      {not_clean}"), format!("writable open:    {cut}")] {
+        assert!(stat.stdout.lines().any(|l| l == line), "no line {line:?} in:\n{}", stat.stdout);
+    }
+    let verify = run("verify", &dir);
+    assert_eq!(verify.status, 0, "{}", verify.stderr);
+    for line in [format!("clean close:   {not_clean}"), format!("writable open: {cut}")] {
+        assert!(verify.stdout.lines().any(|l| l == line), "no line {line:?} in:\n{}", verify.stdout);
+    }
+    let expected = serde_json::json!({
+        "clean_close": false, "tail_cut": true, "cut_offset": end, "bytes_cut": len, "salvage_dropped_from": 0,
+    });
+    assert_eq!(json(&walctl(args("stat", &dir, &["--json"])))["open_report"], expected);
+    assert_eq!(json(&walctl(args("verify", &dir, &["--json"])))["open_report"], expected);
+
+    // What walctl read off a read-only open is what a writable open does.
+    let wal = Wal::open(&dir, small(4096)).unwrap();
+    let report = wal.open_report();
+    assert_eq!((report.tail_cut, report.cut_offset, report.bytes_cut), (true, end, len as u64));
+    close(wal);
+    assert_eq!(file_len(&newest), end);
+    assert!(run("stat", &dir).stdout.lines().any(|l| l == "writable open:    cuts nothing"));
+}
+
+#[test]
+fn stat_and_verify_of_a_damaged_log_show_what_a_salvage_open_keeps_and_cuts() {
+    let tmp = TempDir::new("walctl-report-salvage");
+    let dir = log_of(&tmp, 100);
+    let newest = segments(&dir).pop().unwrap();
+    let offset = damage_frame(&newest, 1);
+    let damaged_seq = first_seq_of(&newest) + 1;
+    let bytes = file_len(&newest) - offset;
+    let salvage = format!(
+        "keeps seq range 1..{}, drops every record from seq {damaged_seq}; cuts the {bytes} bytes from offset \
+         {offset} of the newest segment it keeps",
+        damaged_seq - 1
+    );
+    let stat = run("stat", &dir);
+    assert_eq!(stat.status, 1);
+    for line in [
+        "writable open:    refuses the log: it is damaged (walctl salvage cuts it)".to_string(),
+        format!("salvage open:     {salvage}"),
+    ] {
+        assert!(stat.stdout.lines().any(|l| l == line), "no line {line:?} in:\n{}", stat.stdout);
+    }
+    let verify = run("verify", &dir);
+    assert_eq!(verify.status, 1);
+    assert!(verify.stdout.lines().any(|l| l == format!("salvage open:  {salvage}")), "{}", verify.stdout);
+
+    for command in ["stat", "verify"] {
+        let found = json(&walctl(args(command, &dir, &["--json"])));
+        assert_eq!(found["open_report"], serde_json::Value::Null, "{command}: TAIL refuses the log");
+        let view = &found["salvage"];
+        assert_eq!((view["first_seq"].clone(), view["last_seq"].clone()), (1.into(), (damaged_seq - 1).into()));
+        assert_eq!(view["dropped_from"], damaged_seq);
+        let report = &view["open_report"];
+        assert_eq!((report["tail_cut"].clone(), report["cut_offset"].clone()), (true.into(), offset.into()));
+        assert_eq!(report["bytes_cut"], bytes);
+    }
+
+    let salvaged = walctl(args("salvage", &dir, &["--yes"]));
+    assert_eq!(salvaged.status, 0, "{}", salvaged.stderr);
+    let cuts = format!("cuts:    the {bytes} bytes from offset {offset} of the newest segment it keeps");
+    let cut = format!("cut the {bytes} bytes from offset {offset} of the newest segment");
+    for line in [cuts, cut] {
+        assert!(salvaged.stdout.lines().any(|l| l == line), "no line {line:?} in:\n{}", salvaged.stdout);
+    }
+    assert_eq!(file_len(&newest), offset);
 }
