@@ -666,6 +666,16 @@ fn salvage_yes_cuts_at_damage_in_an_older_segment_without_asking() {
     damage_frame(&files[1], 2);
     let damaged_seq = second_first_seq + 2;
 
+    // Not while a writer has the log open.
+    let writer = Wal::open(&dir, small(4096)).unwrap();
+    let locked = walctl(args("salvage", &dir, &["--yes"]));
+    assert_eq!((locked.status, locked.stdout.as_str()), (4, ""), "{}", locked.stderr);
+    let held =
+        format!("walctl salvage: {}: process {} has this log open for writing\n", dir.display(), std::process::id());
+    assert_eq!(locked.stderr, held);
+    close(writer);
+    assert_eq!(segments(&dir), files);
+
     let salvage = walctl(args("salvage", &dir, &["--yes"]));
     assert_eq!((salvage.status, salvage.stderr.as_str()), (0, ""), "{}", salvage.stdout);
     let expected = [
