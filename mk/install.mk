@@ -2,8 +2,8 @@
 #   lib/libwal.so.VERSION    stripped; its debug info split off into
 #                            lib/.debug/libwal.so.VERSION.debug, which gdb
 #                            finds through the .gnu_debuglink it names
-#   lib/libwal.so.SOVERSION  (the soname) -> libwal.so.VERSION, and
-#   lib/libwal.so            -> libwal.so.SOVERSION
+#   lib/libwal.so.SOVER      (the soname: 0.MINOR while MAJOR is 0) -> libwal.so.VERSION,
+#   lib/libwal.so            -> libwal.so.SOVER
 #   lib/libwal.a             without debug info or LLVM bitcode
 #   lib/pkgconfig/wal.pc     relative to its own place, so the tree can move
 #   include/wal.h, include/wal.hpp
@@ -14,7 +14,6 @@
 # (shared, static, fully -static), moves the tree and builds again, then
 # uninstalls.
 BINDIR       ?= $(PREFIX)/bin
-SOVERSION    ?= $(MAJOR)
 OBJCOPY      ?= objcopy
 STRIP        ?= strip
 INSTALL_TEST := $(abspath $(BUILD))/install-test
@@ -64,8 +63,8 @@ install: stage-lib
 	install -m 644 $(STAGE)/libwal.a $(DESTDIR)$(LIBDIR)/libwal.a
 	install -m 755 $(STAGE)/libwal.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libwal.so.$(VERSION)
 	install -m 644 $(STAGE)/libwal.so.$(VERSION).debug $(DESTDIR)$(LIBDIR)/.debug/
-	ln -sf libwal.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libwal.so.$(SOVERSION)
-	ln -sf libwal.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libwal.so
+	ln -sf libwal.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libwal.so.$(SOVER)
+	ln -sf libwal.so.$(SOVER) $(DESTDIR)$(LIBDIR)/libwal.so
 	install -m 644 $(STAGE)/wal.pc $(DESTDIR)$(LIBDIR)/pkgconfig/wal.pc
 	if [ -f $(STAGE)/walctl ]; then \
 	  install -d $(DESTDIR)$(BINDIR)/.debug && install -m 755 $(STAGE)/walctl $(DESTDIR)$(BINDIR)/walctl && \
@@ -82,7 +81,7 @@ walctl-release:
 # The .debug directories go too when nothing else is left in them.
 uninstall:
 	rm -f $(DESTDIR)$(INCDIR)/wal.h $(DESTDIR)$(INCDIR)/wal.hpp $(DESTDIR)$(LIBDIR)/libwal.a \
-	      $(DESTDIR)$(LIBDIR)/libwal.so $(DESTDIR)$(LIBDIR)/libwal.so.$(SOVERSION) \
+	      $(DESTDIR)$(LIBDIR)/libwal.so $(DESTDIR)$(LIBDIR)/libwal.so.$(SOVER) \
 	      $(DESTDIR)$(LIBDIR)/libwal.so.$(VERSION) $(DESTDIR)$(LIBDIR)/.debug/libwal.so.$(VERSION).debug \
 	      $(DESTDIR)$(LIBDIR)/pkgconfig/wal.pc $(DESTDIR)$(BINDIR)/walctl $(DESTDIR)$(BINDIR)/.debug/walctl.debug
 	-rmdir $(DESTDIR)$(LIBDIR)/.debug $(DESTDIR)$(BINDIR)/.debug 2>/dev/null
@@ -90,7 +89,7 @@ uninstall:
 test-install:
 	rm -rf $(INSTALL_TEST)
 	$(MAKE) --no-print-directory install PREFIX=$(INSTALL_TEST)/prefix
-	CC="$(CC)" CXX="$(CXX)" VERSION=$(VERSION) SOVERSION=$(SOVERSION) sh c_tests/cxx/test_install.sh $(INSTALL_TEST)
+	CC="$(CC)" CXX="$(CXX)" VERSION=$(VERSION) SOVER=$(SOVER) sh c_tests/cxx/test_install.sh $(INSTALL_TEST)
 	$(MAKE) --no-print-directory uninstall PREFIX=$(INSTALL_TEST)/prefix
 	@left=$$(find $(INSTALL_TEST)/prefix ! -type d); \
 	  [ -z "$$left" ] || { echo "test-install: make uninstall left $$left" >&2; exit 1; }

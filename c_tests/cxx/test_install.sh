@@ -3,12 +3,12 @@
 # it under PREFIX. This checks the files, links, soname and stripping, then
 # builds two programs from outside the tree with pkg-config,
 # examples/demo.c (C) and c_tests/cxx/test_wal_hpp.cpp (C++), each linked
-# dynamically (it must load libwal.so.SOVERSION from PREFIX) and against
+# dynamically (it must load libwal.so.SOVER from PREFIX) and against
 # libwal.a (it must not need libwal.so), plus demo.c fully -static (no dynamic
 # section at all), and runs them. Then it moves the tree elsewhere and builds
 # and runs against the moved copy, with the original gone.
 # Usage: test_install.sh WORKDIR (PREFIX is WORKDIR/prefix); environment:
-# CC, CXX, VERSION, SOVERSION; CI=true turns a skip into a failure.
+# CC, CXX, VERSION, SOVER; CI=true turns a skip into a failure.
 set -eu
 work=$1
 prefix=$work/prefix
@@ -26,10 +26,10 @@ so=libwal.so.$VERSION
 for f in include/wal.h include/wal.hpp lib/libwal.a "lib/$so" "lib/.debug/$so.debug" lib/pkgconfig/wal.pc; do
     [ -f "$prefix/$f" ] || fail "make install did not install $f"
 done
-[ "$(readlink "$lib/libwal.so.$SOVERSION")" = "$so" ] || fail "libwal.so.$SOVERSION is not a link to $so"
-[ "$(readlink "$lib/libwal.so")" = "libwal.so.$SOVERSION" ] || fail "libwal.so is not a link to libwal.so.$SOVERSION"
-readelf -d "$lib/$so" | grep -q "SONAME.*\[libwal\.so\.$SOVERSION\]" ||
-    fail "the soname of $so is not libwal.so.$SOVERSION: $(readelf -d "$lib/$so" | grep SONAME)"
+[ "$(readlink "$lib/libwal.so.$SOVER")" = "$so" ] || fail "libwal.so.$SOVER is not a link to $so"
+[ "$(readlink "$lib/libwal.so")" = "libwal.so.$SOVER" ] || fail "libwal.so is not a link to libwal.so.$SOVER"
+readelf -d "$lib/$so" | grep -q "SONAME.*\[libwal\.so\.$SOVER\]" ||
+    fail "the soname of $so is not libwal.so.$SOVER: $(readelf -d "$lib/$so" | grep SONAME)"
 
 # Stripped: no debug info, symbol table or bitcode in what programs link;
 # the shared library's debug info is in lib/.debug, named (with its CRC) by
@@ -58,7 +58,7 @@ if command -v gdb >/dev/null 2>&1; then
     gdb -nx -batch -ex "info line wal_open" "$lib/$so" 2>&1 | grep -q 'Line [0-9]* of ".*\.rs"' ||
         fail "gdb finds no line information for wal_open in $so: $(gdb -nx -batch -ex 'info line wal_open' "$lib/$so" 2>&1)"
 fi
-echo "test-install: files, links, soname libwal.so.$SOVERSION; stripped, debug info in lib/.debug/$so.debug"
+echo "test-install: files, links, soname libwal.so.$SOVER; stripped, debug info in lib/.debug/$so.debug"
 if [ -f target/release/walctl ]; then
     "$prefix/bin/walctl" --version >/dev/null || fail "the installed walctl does not run"
     if sections "$prefix/bin/walctl" | grep -E "^\.(debug_info|debug_line|debug_str|symtab)$"; then fail "walctl is not stripped"; fi
@@ -72,9 +72,9 @@ build_and_run() { # name, compiler and flags, source, link flags
     (cd "$work/run-$name" && "$work/$name" >out) || fail "$name: $src failed: $(cat "$work/run-$name/out")"
     case $name in
     *-dynamic)
-        loaded=$(ldd "$work/$name" | sed -n "s/^[[:space:]]*libwal\.so\.$SOVERSION => \(.*\) (0x.*/\1/p")
+        loaded=$(ldd "$work/$name" | sed -n "s/^[[:space:]]*libwal\.so\.$SOVER => \(.*\) (0x.*/\1/p")
         [ -n "$loaded" ] && [ "$(realpath "$(dirname "$loaded")")" = "$(realpath "$(pkg-config --variable=libdir wal)")" ] ||
-            fail "$name does not load libwal.so.$SOVERSION from $(pkg-config --variable=libdir wal): $(ldd "$work/$name" | grep libwal)" ;;
+            fail "$name does not load libwal.so.$SOVER from $(pkg-config --variable=libdir wal): $(ldd "$work/$name" | grep libwal)" ;;
     *-static)
         if readelf -d "$work/$name" | grep NEEDED | grep -q libwal; then fail "$name needs libwal.so"; fi ;;
     *-allstatic)
