@@ -1,12 +1,12 @@
 #!/bin/sh
 # Checks an installed libwal the way a user meets it: `make install` has put
 # it under PREFIX. This checks the files, links, soname and stripping, then
-# builds two programs from outside the tree with pkg-config,
-# examples/demo.c (C) and c_tests/cxx/test_wal_hpp.cpp (C++), each linked
-# dynamically (it must load libwal.so.SOVER from PREFIX) and against
-# libwal.a (it must not need libwal.so), plus demo.c fully -static (no dynamic
-# section at all), and runs them. Then it moves the tree elsewhere and builds
-# and runs against the moved copy, with the original gone.
+# builds programs from outside the tree with pkg-config: examples/demo.c (C)
+# and c_tests/cxx/test_wal_hpp.cpp (C++), each linked dynamically (it must
+# load libwal.so.SOVER from PREFIX) and against libwal.a (it must not need
+# libwal.so); demo.c fully -static (no dynamic section at all); the
+# -fno-exceptions C++ test; and runs them. Then it moves the tree elsewhere
+# and builds and runs against the moved copy, with the original gone.
 # Usage: test_install.sh WORKDIR (PREFIX is WORKDIR/prefix); environment:
 # CC, CXX, VERSION, SOVER; CI=true turns a skip into a failure.
 set -eu
@@ -119,6 +119,7 @@ else
 fi
 build_and_run cxx-dynamic "$CPP" c_tests/cxx/test_wal_hpp.cpp "$dynamic"
 build_and_run cxx-static "$CPP" c_tests/cxx/test_wal_hpp.cpp "$static"
+build_and_run cxx-noexcept-dynamic "$CPP -fno-exceptions" c_tests/cxx/test_wal_hpp_noexcept.cpp "$dynamic"
 
 # Move the tree: a copy elsewhere, the original out of reach while the copy
 # is used, so nothing can still point into it.
