@@ -17,7 +17,7 @@ BUILD   := build
 
 # What a C program needs besides libwal.a: rustc's `--print native-static-libs`
 # for this crate, cached in $(NATIVE_LIBS) (see its rule). Anything that links
-# libwal.a depends on that file through $(REL)/libwal.a.
+# libwal.a depends on that file, through $(REL)/libwal.a or by name.
 NATIVE_LIBS := $(BUILD)/native-static-libs
 STATIC_LIBS = $(or $(file <$(NATIVE_LIBS)),$(error $(NATIVE_LIBS) is missing or empty: depend on $(REL)/libwal.a))
 CFLAGS_TEST := -std=c99 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -Iinclude -Ic_tests -pthread
