@@ -5,6 +5,13 @@
 # installs into a prefix under build/, builds programs against it with
 # pkg-config, and uninstalls.
 BINDIR       ?= $(PREFIX)/bin
+# wal.pc's Libs carry -Wl,-rpath,${libdir} unless LIBDIR is one the run-time
+# loader searches by itself (/lib..., /usr/lib...), so that programs linked
+# through pkg-config (Go's `#cgo pkg-config: wal` among them, which cannot
+# add an rpath of its own) start without LD_LIBRARY_PATH. PC_RPATH= leaves
+# it out.
+comma        := ,
+PC_RPATH     ?= $(if $(filter /lib /lib/% /lib64 /usr/lib /usr/lib/% /usr/lib64,$(LIBDIR)),,-Wl$(comma)-rpath$(comma)$${libdir} )
 INSTALL_TEST := $(abspath $(BUILD))/install-test
 
 .PHONY: install uninstall walctl-release test-install
@@ -17,7 +24,7 @@ install: lib
 	ln -sf libwal.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libwal.so.$(MAJOR)
 	ln -sf libwal.so.$(MAJOR) $(DESTDIR)$(LIBDIR)/libwal.so
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCDIR@|$(INCDIR)|' \
-	    -e 's|@VERSION@|$(VERSION)|' -e 's|@STATIC_LIBS@|$(STATIC_LIBS)|' \
+	    -e 's|@VERSION@|$(VERSION)|' -e 's|@RPATH@|$(PC_RPATH)|' -e 's|@STATIC_LIBS@|$(STATIC_LIBS)|' \
 	    wal.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/wal.pc
 	if [ -f $(REL)/walctl ]; then \
 	  install -d $(DESTDIR)$(BINDIR) && install -m 755 $(REL)/walctl $(DESTDIR)$(BINDIR)/walctl; fi
