@@ -33,11 +33,19 @@
 //
 // # Errors
 //
-// Failures reported by libwal are *Error values carrying the status code
-// and libwal's message (naming the file and the OS error where there is
-// one). Test them with errors.Is against ErrInvalid, ErrIO, ErrCorrupt,
-// ErrLocked, ErrPoisoned, ErrRange, ErrReadOnly and ErrInternal. Calls on a
-// closed WAL return ErrClosed.
+// Failures reported by libwal are *Error values carrying the status code,
+// libwal's message (naming the file and the OS error where there is one)
+// and, for an ErrIO, the OS error as a syscall.Errno that Unwrap returns.
+// Test them with errors.Is against ErrInvalid, ErrIO, ErrCorrupt,
+// ErrLocked, ErrPoisoned, ErrRange, ErrReadOnly and ErrInternal, and
+// against the standard library's errors:
+//
+//	_, err := wal.Open(dir, &wal.Options{NoCreate: true})
+//	if errors.Is(err, fs.ErrNotExist) { ... } // ENOENT: no such directory
+//	_, err = w.Append(op, key, value)
+//	if errors.Is(err, syscall.ENOSPC) { ... } // the disk is full; w is poisoned
+//
+// Calls on a closed WAL return ErrClosed.
 //
 // # Goroutines
 //

@@ -20,11 +20,13 @@ const (
 type RecoveryMode uint32
 
 const (
-	// RecoverTail (the default) cuts off a torn write at the end of the
-	// newest segment; any other damage is ErrCorrupt.
+	// RecoverTail (the default) cuts off a write at the end of the newest
+	// segment that a crash interrupted before the log could prove it
+	// durable; damage anywhere else, or to bytes proven durable, is
+	// ErrCorrupt. OpenReport says what was cut.
 	RecoverTail RecoveryMode = 0
 	// RecoverSalvage keeps every record before the first damaged one and
-	// deletes the rest.
+	// deletes the rest; OpenReport says from which seq.
 	RecoverSalvage RecoveryMode = 1
 )
 

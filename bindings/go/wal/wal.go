@@ -35,9 +35,16 @@ func (op Op) String() string {
 	return "op(" + strconv.Itoa(int(op)) + ")"
 }
 
-// MaxRecordSize is the largest len(key)+len(value) a record may have
-// (WAL_MAX_RECORD_SIZE, 64 MiB).
-const MaxRecordSize = 64 << 20
+const (
+	// MaxRecordSize is the largest len(key)+len(value) a record may have
+	// (WAL_MAX_RECORD_SIZE, 64 MiB).
+	MaxRecordSize = 64 << 20
+	// MaxBatchSize is the largest encoded size of one AppendBatch
+	// (WAL_MAX_BATCH_SIZE, 128 MiB): the keys and values plus a header per
+	// entry (wal.h states its size). A larger batch is ErrRange, nothing
+	// written.
+	MaxBatchSize = 128 << 20
+)
 
 // The literals above are the header's values (checked by the compiler: an
 // index out of range if one differs), written out so that go doc shows
@@ -48,6 +55,7 @@ func _() {
 	_ = x[int(OpDelete)-C.WAL_OP_DELETE]
 	_ = x[int(OpCheckpoint)-C.WAL_OP_CHECKPOINT]
 	_ = x[MaxRecordSize-C.WAL_MAX_RECORD_SIZE]
+	_ = x[MaxBatchSize-C.WAL_MAX_BATCH_SIZE]
 }
 
 // Entry is one record of a batch.

@@ -6,14 +6,17 @@
 // LD_LIBRARY_PATH.
 //
 // Usage: walcheck DIR PREFIX VERSION. It opens a log in DIR (which must
-// not exist), appends, closes, reopens, replays and checks the records,
-// checks that libwal's version is VERSION and that the libwal.so it runs with was loaded from PREFIX.
+// not exist), appends, closes, reopens, replays and checks the records and
+// the open report,
+// checks that a missing directory is fs.ErrNotExist, that libwal's version
+// is VERSION and that the libwal.so it runs with was loaded from PREFIX.
 package main
 
 import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -75,6 +78,9 @@ func check(dir, prefix, version string) error {
 		return err
 	}
 	defer w.Close()
+	if r, err := w.OpenReport(); err != nil || !r.CleanClose || r.TailCut {
+		return fmt.Errorf("OpenReport after a clean close: %+v, %v", r, err)
+	}
 	if _, err := wal.Open(dir, nil); !errors.Is(err, wal.ErrLocked) {
 		return fmt.Errorf("a second writable open: %v, want wal.ErrLocked", err)
 	}
@@ -89,6 +95,11 @@ func check(dir, prefix, version string) error {
 	want := fmt.Sprintf("1:put:k1=v1 2:put:k2=v2 3:delete:k1= %d:checkpoint:= 5:put:k3=v3", n)
 	if s := strings.Join(got, " "); s != want {
 		return fmt.Errorf("replay after reopen:\n got %s\nwant %s", s, want)
+	}
+
+	missing := filepath.Join(dir, "missing")
+	if _, err := wal.Open(missing, &wal.Options{NoCreate: true}); !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("open of a missing directory: %v, want fs.ErrNotExist", err)
 	}
 	fmt.Printf("walcheck: libwal %s from %s: %d records appended, reopened and replayed\n", version, lib, len(got))
 	return nil
