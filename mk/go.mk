@@ -40,7 +40,7 @@ else
 	@cd bindings/go && $(GO_ENV) $(call go_cflags,../../include/wal.h) $(GO) test -tags libwal_checkout -race -count=1 -timeout 300s -v ./... \
 	    > $(GO_DIR)/test.log 2>&1; rc=$$?; \
 	  grep -E '^(--- FAIL|FAIL|ok|panic)' $(GO_DIR)/test.log; \
-	  grep -E '^--- SKIP' -A1 $(GO_DIR)/test.log; \
+	  grep -E '^--- SKIP' -B1 $(GO_DIR)/test.log; \
 	  echo "go test: $$(grep -c '^--- PASS' $(GO_DIR)/test.log) passed," \
 	    "$$(grep -c '^--- SKIP' $(GO_DIR)/test.log) skipped," \
 	    "$$(grep -c '^--- FAIL' $(GO_DIR)/test.log) failed (log: $(GO_DIR)/test.log)"; \
