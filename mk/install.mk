@@ -16,6 +16,13 @@
 BINDIR       ?= $(PREFIX)/bin
 OBJCOPY      ?= objcopy
 STRIP        ?= strip
+# wal.pc's Libs carry -Wl,-rpath,${libdir} unless LIBDIR is one the run-time
+# loader searches by itself (/lib..., /usr/lib...), so that programs linked
+# through pkg-config (Go's `#cgo pkg-config: wal` among them, which cannot
+# add an rpath of its own) start without LD_LIBRARY_PATH. PC_RPATH= leaves
+# it out.
+comma        := ,
+PC_RPATH     ?= $(if $(filter /lib /lib/% /lib64 /usr/lib /usr/lib/% /usr/lib64,$(LIBDIR)),,-Wl$(comma)-rpath$(comma)$${libdir} )
 INSTALL_TEST := $(abspath $(BUILD))/install-test
 STAGE        := $(BUILD)/stage
 
@@ -51,7 +58,7 @@ stage-lib: lib
 	$(STRIP) --strip-debug --enable-deterministic-archives --remove-section=.llvmbc \
 	    --remove-section=.llvmcmd -o $(STAGE)/libwal.a $(REL)/libwal.a
 	sed -e 's|@PREFIX@|$(PC_PREFIX)|' -e 's|@LIBDIR@|$(PC_LIBDIR)|' -e 's|@INCDIR@|$(PC_INCDIR)|' \
-	    -e 's|@VERSION@|$(VERSION)|' -e 's|@STATIC_LIBS@|$(STATIC_LIBS)|' \
+	    -e 's|@VERSION@|$(VERSION)|' -e 's|@STATIC_LIBS@|$(STATIC_LIBS)|' -e 's|@RPATH@|$(PC_RPATH)|' \
 	    wal.pc.in > $(STAGE)/wal.pc
 	if [ -f $(REL)/walctl ]; then $(call split_debug,$(REL)/walctl,$(STAGE)/walctl); fi
 
