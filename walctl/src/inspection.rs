@@ -93,7 +93,8 @@ impl Inspection {
     /// of the segments that hold the log (unknown when TAIL refuses the log).
     pub fn leftover(&self, file: &SegmentInfo) -> Option<&'static str> {
         let survey = self.survey.as_ref()?;
-        if survey.segments.contains(file) {
+        // By path: a SegmentInfo also carries an id of its listing.
+        if survey.segments.iter().any(|s| s.path == file.path) {
             None
         } else if file.first_seq <= survey.floor {
             Some("holds only truncated records (an interrupted truncate)")

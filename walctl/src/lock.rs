@@ -1,6 +1,7 @@
-//! Is a writer holding the log? libwal's writer holds an exclusive `flock`:
-//! on the directory's LOCK file, or (from 0.2, so that removing LOCK does
-//! not break the exclusion) on the log directory itself. Trying that lock,
+//! Is a writer holding the log? libwal's writer holds an exclusive `flock`
+//! on the log directory itself (from 0.2, so that removing LOCK does not
+//! break the exclusion; LOCK now only holds the clean-close mark), or, in
+//! 0.1, on the directory's LOCK file. Trying that lock,
 //! even for an instant, could make a writer's open fail with
 //! WAL_E_LOCKED, so walctl only reads the kernel's table of locks,
 //! /proc/locks, and takes none. It looks for both, so that it reads logs
@@ -13,9 +14,6 @@ use std::path::Path;
 use wal::inspect::LOCK_FILE;
 
 pub enum Writer {
-    /// No lock on the directory, and no LOCK file: the log was never
-    /// opened for writing by a writer that locks LOCK.
-    NoLockFile,
     Free,
     /// Held by this process id.
     Held(String),
@@ -25,20 +23,17 @@ pub fn writer(dir: &Path) -> wal::Result<Writer> {
     let dir_meta = fs::metadata(dir).map_err(|e| wal::Error::io("stat", dir, e))?;
     let mut files = vec![file_id(&dir_meta)];
     let lock_file = dir.join(LOCK_FILE);
-    let has_lock_file = match fs::metadata(&lock_file) {
-        Ok(meta) => {
-            files.push(file_id(&meta));
-            true
-        }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => false,
+    match fs::metadata(&lock_file) {
+        Ok(meta) => files.push(file_id(&meta)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(wal::Error::io("stat", &lock_file, e)),
-    };
+    }
     let table = Path::new("/proc/locks");
     let locks = fs::read_to_string(table).map_err(|e| wal::Error::io("read", table, e))?;
     if let Some(pid) = holder(&locks, &files) {
         return Ok(Writer::Held(pid));
     }
-    Ok(if has_lock_file { Writer::Free } else { Writer::NoLockFile })
+    Ok(Writer::Free)
 }
 
 /// How /proc/locks names a file: device and inode, "fe:00:5333189".

@@ -54,7 +54,10 @@ pub fn writable_open(report: &OpenReport, newest: Option<&Path>) -> String {
 pub fn salvage_open(view: &SalvageView) -> String {
     let report = &view.report;
     let kept = crate::seq_range(view.first_seq, view.last_seq);
-    let mut text = format!("keeps seq range {kept}, drops every record from seq {}", dropped_from(view));
+    let mut text = match report.salvage_dropped_from {
+        0 => format!("keeps seq range {kept}, drops no record"),
+        from => format!("keeps seq range {kept}, drops every record from seq {from}"),
+    };
     if report.tail_cut {
         text += &format!(
             "; cuts the {} bytes from offset {} of the newest segment it keeps",
@@ -62,16 +65,6 @@ pub fn salvage_open(view: &SalvageView) -> String {
         );
     }
     text
-}
-
-/// The first seq a SALVAGE open drops: the report's, or, from a library
-/// that leaves it 0, the one after the last seq SALVAGE keeps (by the
-/// contract a SALVAGE open's last_seq is the last record it kept).
-pub fn dropped_from(view: &SalvageView) -> u64 {
-    match view.report.salvage_dropped_from {
-        0 => view.last_seq + 1,
-        seq => seq,
-    }
 }
 
 /// The report's fields under the names wal_open_report_t gives them.
@@ -85,12 +78,11 @@ pub fn to_json(report: &OpenReport) -> String {
         .finish()
 }
 
-/// `{"first_seq":..,"last_seq":..,"dropped_from":..,"report":{..}}`.
+/// `{"first_seq":..,"last_seq":..,"open_report":{..}}`.
 pub fn salvage_json(view: &SalvageView) -> String {
     json::Object::new()
         .num("first_seq", view.first_seq)
         .num("last_seq", view.last_seq)
-        .num("dropped_from", dropped_from(view))
         .raw("open_report", &to_json(&view.report))
         .finish()
 }

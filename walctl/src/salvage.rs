@@ -103,8 +103,9 @@ fn write_plan(dir: &Path, plan: &Plan, damage: &wal::Error, out: &mut dyn Write)
     writeln!(out, "log:     {}", dir.display())?;
     writeln!(out, "damage:  {damage}")?;
     writeln!(out, "keeps:   seq range {}", seq_range(plan.kept_first, plan.kept_last))?;
-    let from = plan.kept_last + 1;
+    let from = plan.report.salvage_dropped_from;
     match plan.tail_last {
+        _ if from == 0 => writeln!(out, "drops:   no record")?,
         Some(last) => writeln!(out, "drops:   seqs {from} to {last}")?,
         None => writeln!(
             out,
@@ -115,10 +116,11 @@ fn write_plan(dir: &Path, plan: &Plan, damage: &wal::Error, out: &mut dyn Write)
         let (bytes, offset) = (plan.report.bytes_cut, plan.report.cut_offset);
         writeln!(out, "cuts:    the {bytes} bytes from offset {offset} of the newest segment it keeps")?;
     }
+    let next = plan.kept_last + 1;
     if plan.doomed_files > 0 {
-        writeln!(out, "deletes: {} that start after seq {from}", count(plan.doomed_files, "segment file"))?;
+        writeln!(out, "deletes: {} that start after seq {next}", count(plan.doomed_files, "segment file"))?;
     }
-    writeln!(out, "then:    the next record gets seq {from}: the seqs of the dropped records are handed out again")?;
+    writeln!(out, "then:    the next record gets seq {next}: the seqs of the dropped records are handed out again")?;
     Ok(())
 }
 

@@ -110,7 +110,6 @@ fn write_text(
 
 fn describe(writer: &wal::Result<Writer>) -> String {
     match writer {
-        Ok(Writer::NoLockFile) => "free (no LOCK file: never opened for writing)".to_string(),
         Ok(Writer::Free) => "free".to_string(),
         Ok(Writer::Held(pid)) => format!("held by process {pid}"),
         Err(e) => format!("unknown ({e})"),
@@ -133,7 +132,6 @@ fn to_json(
             .finish()
     });
     let (state, pid, error) = match writer {
-        Ok(Writer::NoLockFile) => ("no_lock_file", None, None),
         Ok(Writer::Free) => ("free", None, None),
         Ok(Writer::Held(pid)) => ("held", pid.parse().ok(), None),
         Err(e) => ("unknown", None, Some(e.to_string())),

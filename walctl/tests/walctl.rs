@@ -201,7 +201,7 @@ fn assert_damage_reported(dir: &Path, segment: &Path, offset: u64) {
     let first_line = verify.stderr.lines().next().unwrap();
     assert!(first_line.starts_with("walctl verify: "), "{first_line}");
     assert!(first_line.contains(&segment.display().to_string()), "{first_line}");
-    assert!(first_line.contains(&format!("offset {offset} (frame checksum mismatch)")), "{first_line}");
+    assert!(first_line.contains(&format!("offset {offset} (payload checksum mismatch)")), "{first_line}");
 }
 
 #[test]
@@ -229,18 +229,27 @@ fn verify_reports_a_torn_tail_as_a_warning() {
     let dir = log_of(&tmp, 100);
     let newest = segments(&dir).pop().unwrap();
     let last_frame = *frame_offsets(&newest).last().unwrap();
-    shrink(&newest, file_len(&newest) - 5);
+    // A crash in the middle of the last record's write: no clean close.
+    let torn = b"half a record";
+    shrink(&newest, last_frame);
+    append_bytes(&newest, torn);
+    clear_clean_mark(&dir);
 
     let verify = run("verify", &dir);
     assert_eq!(verify.status, 0, "{}", verify.stderr);
     assert!(verify.stdout.starts_with("ok: no damage in 99 records"), "{}", verify.stdout);
     assert!(verify.stdout.lines().next().unwrap().ends_with("; seq range 1..99"), "{}", verify.stdout);
-    let cut = file_len(&newest) - last_frame;
+    let cut = torn.len();
     let warning = format!(
         "walctl verify: warning: {}: torn tail: a writable open cuts the {cut} bytes from offset {last_frame}",
         newest.display()
     );
     assert!(verify.stderr.starts_with(&warning), "{}", verify.stderr);
+}
+
+/// As a crash leaves a log: no clean-close mark (in LOCK).
+fn clear_clean_mark(dir: &Path) {
+    fs::write(dir.join(wal::inspect::LOCK_FILE), b"").unwrap();
 }
 
 /// Every file of a directory: its bytes and its modification time.
@@ -353,12 +362,14 @@ fn a_directory_with_no_log_is_not_an_empty_log() {
     assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 1, "truncate created no log");
     assert!(walctl(["--help"]).stdout.contains("7  no log in the directory"));
 
-    // A log that never held a record is a log.
+    // A log whose every record was truncated is a log.
     let empty = TempDir::new("walctl-emptylog");
-    close(Wal::open(empty.path(), small(4096)).unwrap());
+    let wal = fill(empty.path(), small(4096), 3, 10);
+    wal.truncate(3).unwrap();
+    close(wal);
     let verify = run("verify", empty.path());
     assert_eq!(verify.status, 0, "{}", verify.stderr);
-    let ok = "ok: no damage in 0 records and 0 segments; seq range empty (the next record gets seq 1)";
+    let ok = "ok: no damage in 0 records and 0 segments; seq range empty (the next record gets seq 4)";
     assert_eq!(verify.stdout.lines().next(), Some(ok));
 }
 
@@ -586,7 +597,7 @@ fn stat_finds_a_writer_that_locks_the_directory_itself() {
     assert_eq!(stat["writer_lock"]["state"], "held");
     assert_eq!(stat["writer_lock"]["pid"], std::process::id());
     drop(lock);
-    let free = "writer lock:      free (no LOCK file: never opened for writing)";
+    let free = "writer lock:      free";
     assert!(run("stat", &dir).stdout.lines().any(|l| l == free), "{}", run("stat", &dir).stdout);
 }
 
@@ -706,12 +717,11 @@ fn stat_and_verify_show_the_open_report_of_a_torn_tail() {
     let dir = log_of(&tmp, 100); // no preallocation: the file ends at the last frame
     let newest = segments(&dir).pop().unwrap();
     let end = file_len(&newest);
-    assert_eq!(*frame_offsets(&newest).last().unwrap() + common::frame_len(common::key(100).len(), 100), end);
     let garbage = b"half a frame from a write the power cut";
     append_bytes(&newest, garbage);
-    // As a crash leaves it: no clean-close mark in LOCK.
-    fs::write(dir.join(wal::inspect::LOCK_FILE), b"").unwrap();
+    clear_clean_mark(&dir);
     let (len, path) = (garbage.len(), newest.display());
+    let records_before = frame_offsets(&newest);
     let cut = format!("cuts the {len} bytes from offset {end} of {path} (a torn tail)");
     let not_clean = "no (the last writer did not close the log, or it was changed since)";
 
@@ -736,7 +746,8 @@ fn stat_and_verify_show_the_open_report_of_a_torn_tail() {
     let report = wal.open_report();
     assert_eq!((report.tail_cut, report.cut_offset, report.bytes_cut), (true, end, len as u64));
     close(wal);
-    assert_eq!(file_len(&newest), end);
+    assert_eq!(frame_offsets(&newest), records_before);
+    assert_eq!(last_seq_after_tail_open(&dir).unwrap(), 100);
     assert!(run("stat", &dir).stdout.lines().any(|l| l == "writable open:    cuts nothing"));
 }
 
@@ -745,6 +756,7 @@ fn stat_and_verify_of_a_damaged_log_show_what_a_salvage_open_keeps_and_cuts() {
     let tmp = TempDir::new("walctl-report-salvage");
     let dir = log_of(&tmp, 100);
     let newest = segments(&dir).pop().unwrap();
+    let frame_offsets_before_damage = frame_offsets(&newest)[..1].to_vec();
     let offset = damage_frame(&newest, 1);
     let damaged_seq = first_seq_of(&newest) + 1;
     let bytes = file_len(&newest) - offset;
@@ -770,8 +782,8 @@ fn stat_and_verify_of_a_damaged_log_show_what_a_salvage_open_keeps_and_cuts() {
         assert_eq!(found["open_report"], serde_json::Value::Null, "{command}: TAIL refuses the log");
         let view = &found["salvage"];
         assert_eq!((view["first_seq"].clone(), view["last_seq"].clone()), (1.into(), (damaged_seq - 1).into()));
-        assert_eq!(view["dropped_from"], damaged_seq);
         let report = &view["open_report"];
+        assert_eq!(report["salvage_dropped_from"], damaged_seq);
         assert_eq!((report["tail_cut"].clone(), report["cut_offset"].clone()), (true.into(), offset.into()));
         assert_eq!(report["bytes_cut"], bytes);
     }
@@ -783,5 +795,48 @@ fn stat_and_verify_of_a_damaged_log_show_what_a_salvage_open_keeps_and_cuts() {
     for line in [cuts, cut] {
         assert!(salvaged.stdout.lines().any(|l| l == line), "no line {line:?} in:\n{}", salvaged.stdout);
     }
-    assert_eq!(file_len(&newest), offset);
+    assert_eq!(frame_offsets(&newest), frame_offsets_before_damage);
+    assert_eq!(last_seq_after_tail_open(&dir).unwrap(), damaged_seq - 1);
+}
+
+#[test]
+fn stat_and_verify_say_whether_the_last_writer_closed_the_log_cleanly() {
+    let tmp = TempDir::new("walctl-clean-close");
+    let dir = log_of(&tmp, 10);
+    let clean = |command: &str| json(&walctl(args(command, &dir, &["--json"])))["open_report"]["clean_close"].clone();
+    assert!(run("stat", &dir).stdout.lines().any(|l| l == "clean close:      yes"), "{}", run("stat", &dir).stdout);
+    assert!(run("verify", &dir).stdout.lines().any(|l| l == "clean close:   yes"), "{}", run("verify", &dir).stdout);
+    assert_eq!((clean("stat"), clean("verify")), (true.into(), true.into()));
+
+    // A writer that is still running, or died, left no mark.
+    let writer = Wal::open(&dir, small(4096)).unwrap();
+    writer.append(1, b"k", b"v").unwrap();
+    assert_eq!((clean("stat"), clean("verify")), (false.into(), false.into()));
+    close(writer);
+    assert_eq!(clean("stat"), true);
+}
+
+#[test]
+fn a_deleted_middle_segment_is_reported_as_the_records_it_held() {
+    let tmp = TempDir::new("walctl-missing");
+    let dir = log_of(&tmp, 100);
+    let files = segments(&dir);
+    assert!(files.len() >= 3);
+    fs::remove_file(&files[1]).unwrap();
+    let (from, to) = (first_seq_of(&files[1]), first_seq_of(&files[2]) - 1);
+    let missing = format!("records {from} to {to} are missing");
+
+    let verify = run("verify", &dir);
+    assert_eq!(verify.status, 1, "{}", verify.stderr);
+    assert!(verify.stderr.starts_with("walctl verify: ") && verify.stderr.contains(&missing), "{}", verify.stderr);
+    assert!(!verify.stderr.contains("breaks off"), "{}", verify.stderr);
+    let verify = json(&walctl(args("verify", &dir, &["--json"])));
+    assert!(verify["damage"].as_str().unwrap().contains(&missing), "{verify}");
+    let dropped_from = verify["salvage"]["open_report"]["salvage_dropped_from"].clone();
+    assert_eq!((verify["records"].clone(), dropped_from), ((from - 1).into(), from.into()));
+
+    let dump = run("dump", &dir);
+    assert_eq!(dump.status, 1);
+    assert_eq!(dumped_seqs(&dump), (1..from).collect::<Vec<_>>());
+    assert!(dump.stderr.contains(&missing), "{}", dump.stderr);
 }
