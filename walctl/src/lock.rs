@@ -29,9 +29,14 @@ pub fn writer(dir: &Path) -> wal::Result<Writer> {
         Err(e) => return Err(wal::Error::io("stat", &lock_file, e)),
     }
     let table = Path::new("/proc/locks");
-    let locks = fs::read_to_string(table).map_err(|e| wal::Error::io("read", table, e))?;
-    if let Some(pid) = holder(&locks, &files) {
-        return Ok(Writer::Held(pid));
+    // The kernel hands the table out a page at a time: while other locks
+    // come and go, one read can skip a line. A holder missed once is
+    // looked for again.
+    for _ in 0..3 {
+        let locks = fs::read_to_string(table).map_err(|e| wal::Error::io("read", table, e))?;
+        if let Some(pid) = holder(&locks, &files) {
+            return Ok(Writer::Held(pid));
+        }
     }
     Ok(Writer::Free)
 }
