@@ -5,12 +5,15 @@
 //! becomes `libwal.so`, `libwal.a` and `include/wal.h`. The on-disk format is
 //! described byte by byte in `docs/FORMAT.md`.
 
+mod active;
+mod commit;
 mod error;
 pub mod format;
 pub mod inspect;
 pub mod io;
 mod log;
 mod meta;
+mod open;
 mod options;
 mod reader;
 mod recovery;
@@ -19,7 +22,8 @@ pub mod segment;
 pub mod ffi;
 
 pub use error::{Error, ErrorKind, Result};
-pub use format::{Entry, MAX_RECORD_SIZE, OP_CHECKPOINT};
+pub use format::{Entry, MAX_BATCH_SIZE, MAX_RECORD_SIZE, OP_CHECKPOINT};
 pub use log::Wal;
 pub use options::{Options, RecoveryMode, SyncMode, DEFAULT_SEGMENT_SIZE, DEFAULT_SYNC_EVERY, MIN_SEGMENT_SIZE};
 pub use reader::{Record, WalIter};
+pub use recovery::OpenReport;
