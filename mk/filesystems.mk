@@ -9,7 +9,8 @@
 # system. docs/reliability-hardening.md has the figures.
 FS_TYPES        ?= xfs btrfs
 FS_CRASH_ROUNDS ?= 10
-# btrfs at 512 MiB ran out of metadata space under the suite (see the doc).
+# Headroom: btrfs at 512 MiB ran out of metadata space under the suite when
+# segments were reserved whole (see the doc). Sparse: costs what is written.
 FS_IMAGE_MB     ?= 4096
 FS_PROGRAMS     := $(addprefix $(C_BUILT)/shared/,$(basename $(notdir $(wildcard c_tests/test_*.c c_tests/crash_*.c))))
 
