@@ -334,8 +334,9 @@ fn the_worked_example_of_format_md_is_what_the_code_writes() {
     let reopened = &files[&format!("reopened/{SEGMENT_1}")];
     let (frames, _) = walk_segment(reopened, 1);
     let last = *frames.last().unwrap();
-    assert_eq!((frames.len(), last.offset, last.count, last.first_seq, last.synced_end), (5, 0xca, 0, 5, 0xca));
-    assert_eq!(reopened.len(), 0xea);
+    // Every record was proven: the open writes no sync mark of its own.
+    assert_eq!((frames.len(), last.offset, last.count, last.first_seq, last.synced_end), (4, 0xaa, 0, 5, 0xaa));
+    assert_eq!(reopened.len(), 0xca);
     assert!(files["reopened/LOCK"].is_empty(), "a writable open empties LOCK");
 
     assert!(files["truncated/LOCK"].is_empty(), "no segment at close: no clean-close mark");
