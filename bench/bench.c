@@ -1,6 +1,6 @@
-/* make bench: libwal against the raw floors and its peers, same run, same
- * disk, same key and value sizes (16-byte keys), on the workloads of the
- * issue "libwal at the physical limit":
+/* make bench: libwal against the raw floors and its peers (RocksDB, LevelDB,
+ * SQLite, okaywal), same run, same disk, same key and value sizes (16-byte
+ * keys), on the workloads of the issue "libwal at the physical limit":
  *
  *   W1  1 thread, durable per append, 100 B        records/s
  *   W2  1 thread, durable per append, 4 KiB        records/s (our definition)
@@ -20,7 +20,8 @@
  * BENCH_RUNS, BENCH_SECONDS (per durable run), BENCH_SCALE (W4/W5 counts),
  * BENCH_LARGE_MB, BENCH_LARGE_SEGMENT_MB, BENCH_ONLY (groups: sweep, w2,
  * batch, bulk, w5, large), BENCH_ENGINES (name prefixes: libwal, floor,
- * RocksDB, LevelDB, SQLite). */
+ * RocksDB, LevelDB, SQLite, okaywal); okaywal's own, BENCH_OKAYWAL_*, are
+ * read by bench/okaywal/src/lib.rs. */
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <errno.h>
@@ -178,6 +179,9 @@ static const engine_t *const peers[] = {
 #endif
 #if defined(HAVE_SQLITE)
     &sqlite_engine,
+#endif
+#if defined(HAVE_OKAYWAL)
+    &okaywal_engine,
 #endif
     NULL,
 };

@@ -1,6 +1,6 @@
 /* What the workloads (bench.c) see of a system under test: an engine is a
  * small table of functions over an opaque handle. libwal, the raw floors and
- * each peer (RocksDB, LevelDB, SQLite) implement the operations that make
+ * each peer (RocksDB, LevelDB, SQLite, okaywal) implement the operations that make
  * sense for them; a NULL operation means "not measured for this engine". */
 #ifndef LIBWAL_BENCH_H
 #define LIBWAL_BENCH_H
@@ -48,6 +48,9 @@ extern const engine_t leveldb_engine;
 #endif
 #if defined(HAVE_SQLITE)
 extern const engine_t sqlite_engine;
+#endif
+#if defined(HAVE_OKAYWAL)
+extern const engine_t okaywal_engine; /* okaywal.c + the cdylib of bench/okaywal/ */
 #endif
 
 /* Helpers shared by the engines (bench.c). */
