@@ -13,7 +13,8 @@ $(BUILD)/cxx/test_wal_hpp: c_tests/cxx/test_wal_hpp.cpp include/wal.hpp include/
 	$(CXX) $(CXXFLAGS_HPP) -o $@ $< -L$(REL) -lwal -Wl,-rpath,$(abspath $(REL))
 
 test-hpp: lib $(BUILD)/cxx/test_wal_hpp
-	$(if $(CLANGXX),$(CLANGXX) $(CXXFLAGS_HPP) -fsyntax-only c_tests/cxx/test_wal_hpp.cpp,@echo "test-hpp: no clang++, checked with $(CXX) only")
+	$(if $(CLANGXX),$(CLANGXX) $(CXXFLAGS_HPP) -fsyntax-only c_tests/cxx/test_wal_hpp.cpp,@$(CHECK_SKIP) test-hpp:clang++ clang++ "apt-get install clang")
+	$(if $(VALGRIND),,@$(CHECK_SKIP) test-hpp:valgrind valgrind "apt-get install valgrind")
 	timeout 300 $(HPP_RUNNER) $(BUILD)/cxx/test_wal_hpp
 
 CHECK_EXTRA += test-hpp

@@ -12,7 +12,7 @@ GO_ENV    := GOCACHE=$(abspath $(BUILD)/go/cache) GOPATH=$(abspath $(BUILD)/go/p
 .PHONY: test-go
 test-go: lib
 ifeq ($(shell command -v $(GO)),)
-	@echo "Go not installed: skipping Go tests (apt-get install golang-go)"
+	@$(CHECK_SKIP) test-go $(GO) "apt-get install golang-go"
 else
 	cd bindings/go && $(GO_ENV) $(GO) vet ./...
 	cd bindings/go && $(GO_ENV) $(GO) test -race -count=1 -timeout 300s ./...

@@ -37,6 +37,9 @@ uninstall:
 	      $(DESTDIR)$(BINDIR)/walctl
 
 test-install:
+ifeq ($(shell command -v pkg-config),)
+	@$(CHECK_SKIP) test-install pkg-config "apt-get install pkg-config"
+else
 	rm -rf $(INSTALL_TEST)
 	$(MAKE) --no-print-directory install PREFIX=$(INSTALL_TEST)/prefix
 	CC="$(CC)" CXX="$(CXX)" VERSION=$(VERSION) MAJOR=$(MAJOR) sh c_tests/cxx/test_install.sh $(INSTALL_TEST)
@@ -44,5 +47,6 @@ test-install:
 	@left=$$(find $(INSTALL_TEST)/prefix ! -type d); \
 	  [ -z "$$left" ] || { echo "test-install: make uninstall left $$left" >&2; exit 1; }
 	rm -rf $(INSTALL_TEST)
+endif
 
 CHECK_EXTRA += test-install

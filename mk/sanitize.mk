@@ -17,6 +17,9 @@ ASAN_TESTS  := $(basename $(notdir $(wildcard c_tests/test_*.c)))
 CHECK_EXTRA += test-valgrind
 
 test-valgrind: lib $(addprefix $(BUILD)/shared/,$(MEMCHECK_TESTS))
+ifeq ($(shell command -v $(or $(VALGRIND),valgrind)),)
+	@$(CHECK_SKIP) test-valgrind valgrind "apt-get install valgrind"
+else
 	@passed=0; failed=0; \
 	for t in $(MEMCHECK_TESTS); do \
 	  start=$$(date +%s); \
@@ -25,6 +28,7 @@ test-valgrind: lib $(addprefix $(BUILD)/shared/,$(MEMCHECK_TESTS))
 	  else failed=$$((failed + 1)); echo "FAIL valgrind $$t"; fi; \
 	done; \
 	echo "valgrind: $$passed passed, $$failed failed"; [ $$failed -eq 0 ]
+endif
 
 # Cargo decides whether the instrumented library is up to date.
 asan-lib:
