@@ -9,6 +9,9 @@ INCDIR  ?= $(PREFIX)/include
 
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 MAJOR   := $(firstword $(subst ., ,$(VERSION)))
+MINOR   := $(word 2,$(subst ., ,$(VERSION)))
+# The soname's version (build.rs): MAJOR, or 0.MINOR while MAJOR is 0.
+SOVER   := $(if $(filter 0,$(MAJOR)),0.$(MINOR),$(MAJOR))
 REL     := target/release
 BUILD   := build
 
@@ -27,7 +30,7 @@ all: lib
 
 lib:
 	$(CARGO) build --release
-	ln -sf libwal.so $(REL)/libwal.so.$(MAJOR)
+	ln -sf libwal.so $(REL)/libwal.so.$(SOVER)
 
 $(REL)/libwal.a $(REL)/libwal.so include/wal.h: lib
 

@@ -8,8 +8,12 @@ fn main() {
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rerun-if-changed=include/wal.h");
 
+    // The soname names the ABI: MAJOR, or 0.MINOR while the major version
+    // is 0 (each 0.x release may change the ABI: 0.2 grew wal_options_t).
     let major = env::var("CARGO_PKG_VERSION_MAJOR").unwrap();
-    println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libwal.so.{major}");
+    let minor = env::var("CARGO_PKG_VERSION_MINOR").unwrap();
+    let abi = if major == "0" { format!("0.{minor}") } else { major };
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libwal.so.{abi}");
 
     let config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml"))
         .expect("cbindgen.toml must parse");

@@ -4,6 +4,9 @@
  * iterator cycles that must not leak a file descriptor. Every misuse gets a
  * status code and a message, never a crash. WAL_MISUSE_CYCLES sets the
  * number of cycles (default 1000), for slow runs under valgrind. */
+#include <pthread.h>
+#include <sys/mman.h>
+
 #include "wal_suite.h"
 
 enum { SMALL_SEGMENT = 4096, VALUE_LEN = 300 };
@@ -119,6 +122,116 @@ static void test_lengths_and_counts_that_overflow(void) {
     su_close(w);
     su_expect_log(d.path, &o, 1, 2);
     su_dir_done(&d);
+}
+
+/* ---- batches too large to hold, the 0.2 options, the OS error ---- */
+
+/* 600 entries of WAL_MAX_RECORD_SIZE each (37.5 GiB encoded) whose buffers
+ * are not even readable: WAL_E_RANGE from the lengths alone, before a byte
+ * is read or the batch's memory reserved (it used to abort the process
+ * trying to allocate it). A count of entries past what WAL_MAX_BATCH_SIZE
+ * holds is refused before the array is read. */
+static void test_a_batch_too_large_to_hold_is_refused_before_anything_is_reserved(void) {
+    su_dir_t d = su_dir("misuse-bigbatch");
+    wal_options_t o = su_opts(SMALL_SEGMENT);
+    wal_t *w = su_open(d.path, &o);
+    SU_AT(su_append_n(w, 1, 10));
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    void *none = mmap(NULL, page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    REQUIRE(none != MAP_FAILED);
+    enum { N = 600 };
+    static wal_entry_t big[N];
+    for (int i = 0; i < N; i++)
+        big[i] = (wal_entry_t){ WAL_OP_PUT, none, 16, none, WAL_MAX_RECORD_SIZE - 16 };
+    CHECK_FAILS_SEQ(wal_append_batch(w, big, N), WAL_E_RANGE);
+    CHECK(strstr(wal_last_error_message(), "WAL_MAX_BATCH_SIZE") != NULL);
+    /* Just over the limit, in many small entries. */
+    size_t each = 9 + 1000, count = WAL_MAX_BATCH_SIZE / each + 1;
+    wal_entry_t *many = calloc(count, sizeof *many);
+    REQUIRE(many != NULL);
+    for (size_t i = 0; i < count; i++) many[i] = (wal_entry_t){ WAL_OP_PUT, none, 500, none, 500 };
+    CHECK_FAILS_SEQ(wal_append_batch(w, many, count), WAL_E_RANGE);
+    free(many);
+    /* More entries than WAL_MAX_BATCH_SIZE has room for entry headers: the
+     * one-entry array is never read past its end. */
+    wal_entry_t one = { WAL_OP_PUT, "k", 1, "v", 1 };
+    CHECK_FAILS_SEQ(wal_append_batch(w, &one, WAL_MAX_BATCH_SIZE / 9 + 1), WAL_E_RANGE);
+    munmap(none, page);
+    CHECK_EQ_U64(wal_last_seq(w), 1);
+    su_close(w);
+    su_expect_log(d.path, &o, 1, 1);
+    su_dir_done(&d);
+}
+
+/* A non-zero word in wal_options_t.reserved is WAL_E_INVALID and creates
+ * nothing: a program built for a newer libwal must not have its new
+ * options silently ignored. */
+static void test_a_non_zero_reserved_option_word_is_refused(void) {
+    for (int i = 0; i < 8; i++) {
+        su_dir_t d = su_dir_below("misuse-reserved", "log");
+        wal_options_t o = su_opts(SMALL_SEGMENT);
+        for (int j = 0; j < 8; j++) CHECK_EQ_U64(o.reserved[j], 0);
+        o.reserved[i] = 1;
+        wal_t *w = (wal_t *)&o;
+        CHECK_RC(wal_open(d.path, &o, &w), WAL_E_INVALID);
+        CHECK(w == NULL && !su_exists(d.path));
+        CHECK(strstr(wal_last_error_message(), "reserved") != NULL);
+        su_dir_done(&d);
+    }
+}
+
+/* wal_last_os_error: the errno behind a WAL_E_IO, 0 after any other error. */
+static void test_the_os_error_behind_an_io_error(void) {
+    su_dir_t d = su_dir_below("misuse-errno", "missing");
+    wal_options_t o = su_opts(SMALL_SEGMENT);
+    o.create_if_missing = 0;
+    wal_t *w;
+    CHECK_RC(wal_open(d.path, &o, &w), WAL_E_IO);
+    CHECK_EQ_U64(wal_last_os_error(), ENOENT);
+    CHECK_EQ_U64(wal_append(NULL, WAL_OP_PUT, "k", 1, NULL, 0), 0);
+    CHECK_EQ_U64(wal_last_error(), WAL_E_INVALID);
+    CHECK_EQ_U64(wal_last_os_error(), 0);
+    /* A file where the directory should be. */
+    o.create_if_missing = 1;
+    FILE *f = fopen(d.path, "w");
+    REQUIRE(f != NULL);
+    fclose(f);
+    CHECK_RC(wal_open(d.path, &o, &w), WAL_E_IO);
+    CHECK_EQ_U64(wal_last_os_error(), ENOTDIR);
+    su_dir_done(&d);
+}
+
+/* A failing call from a thread-exit destructor (a pthread key's, which
+ * runs after the thread's Rust storage is gone) returns its code rather
+ * than aborting the process. */
+static pthread_key_t dtor_key;
+static volatile int dtor_ran, dtor_returned;
+
+static void failing_call_in_destructor(void *arg) {
+    (void)arg;
+    dtor_ran = 1;
+    uint64_t seq = wal_append(NULL, WAL_OP_PUT, "k", 1, NULL, 0);
+    const char *msg = wal_last_error_message();
+    int code = wal_last_error();
+    (void)wal_last_os_error();
+    if (seq == 0 && msg != NULL && (code == WAL_E_INVALID || code == WAL_OK)) dtor_returned = 1;
+}
+
+static void *thread_with_destructor(void *arg) {
+    (void)arg;
+    /* Fill this thread's error slot first, so that it has one to lose. */
+    (void)wal_append(NULL, WAL_OP_PUT, "k", 1, NULL, 0);
+    pthread_setspecific(dtor_key, (void *)1);
+    return NULL;
+}
+
+static void test_a_failing_call_from_a_thread_exit_destructor_does_not_abort(void) {
+    REQUIRE(pthread_key_create(&dtor_key, failing_call_in_destructor) == 0);
+    pthread_t t;
+    REQUIRE(pthread_create(&t, NULL, thread_with_destructor, NULL) == 0);
+    REQUIRE(pthread_join(t, NULL) == 0);
+    CHECK(dtor_ran && dtor_returned);
+    pthread_key_delete(dtor_key);
 }
 
 /* ---- iterators that outlive their handle and its files ---- */
@@ -332,6 +445,10 @@ int main(void) {
     su_begin();
     SU_RUN(test_null_in_every_pointer_argument);
     SU_RUN(test_lengths_and_counts_that_overflow);
+    SU_RUN(test_a_batch_too_large_to_hold_is_refused_before_anything_is_reserved);
+    SU_RUN(test_a_non_zero_reserved_option_word_is_refused);
+    SU_RUN(test_the_os_error_behind_an_io_error);
+    SU_RUN(test_a_failing_call_from_a_thread_exit_destructor_does_not_abort);
     SU_RUN(test_iterators_after_close_and_truncate_by_another_handle);
     SU_RUN(test_a_callback_that_truncates_behind_the_replay);
     SU_RUN(test_garbage_in_each_option_field);

@@ -9,12 +9,16 @@
  *     0 is never a valid sequence number and means the call failed.
  *   - Functions that produce nothing return int: WAL_OK (0) or a negative
  *     WAL_E_* code.
- *   - After a failure, wal_last_error() returns the code and
- *     wal_last_error_message() a sentence naming the file and the OS error.
- *     Both are per calling thread, like errno, and are not reset by a
+ *   - After a failure, wal_last_error() returns the code,
+ *     wal_last_error_message() a sentence naming the file and the OS error,
+ *     and wal_last_os_error() the errno behind a WAL_E_IO (0 otherwise).
+ *     All three are per calling thread, like errno, and are not reset by a
  *     successful call. Go and other runtimes whose threads move between
  *     calls must read them inside the same C call (a small C shim).
  *   - No Rust panic crosses this boundary: a caught panic is WAL_E_INTERNAL.
+ *     No input aborts the process: not a damaged or hostile directory, not
+ *     a batch too large to hold (WAL_MAX_BATCH_SIZE), not a call made from a
+ *     thread-exit destructor (it returns its code; the message may be "").
  *   - All functions on one wal_t may be called from many threads at once,
  *     except wal_close, which must not race other calls on the same handle.
  */
@@ -33,7 +37,7 @@
  */
 #define WAL_VERSION_MAJOR 0
 
-#define WAL_VERSION_MINOR 1
+#define WAL_VERSION_MINOR 2
 
 #define WAL_VERSION_PATCH 0
 
@@ -84,6 +88,11 @@
 #define WAL_E_INTERNAL -8
 
 /**
+ * wal_wait gave up before the seq arrived.
+ */
+#define WAL_E_TIMEOUT -9
+
+/**
  * Op codes 1..254 are the caller's; these two are named for convenience.
  */
 #define WAL_OP_PUT 1
@@ -128,6 +137,15 @@
 #define WAL_MAX_RECORD_SIZE (64 << 20)
 
 /**
+ * The largest encoded size of one batch (128 MiB): the sum over its
+ * entries of key_len + value_len + 9 (the per-entry header). A batch above
+ * it is WAL_E_RANGE, checked before any buffer is read or memory reserved.
+ * No frame read back from disk may claim more, so the memory held for one
+ * frame is bounded by it.
+ */
+#define WAL_MAX_BATCH_SIZE (128 << 20)
+
+/**
  * An open iterator. Opaque: create with wal_iter_open, free with
  * wal_iter_close.
  */
@@ -140,7 +158,8 @@ typedef struct wal_t wal_t;
 
 /**
  * Options for wal_open. Fill in the defaults with wal_options_init, then
- * change what you need. More fields may follow in later versions.
+ * change what you need. Its size never changes within a major version:
+ * later versions take new fields from `reserved`.
  */
 typedef struct wal_options_t {
   /**
@@ -171,6 +190,13 @@ typedef struct wal_options_t {
    * Non-zero (default): create the directory if it does not exist.
    */
   uint32_t create_if_missing;
+  /**
+   * Reserved: zeroed by wal_options_init and must stay zero (a non-zero
+   * reserved word is WAL_E_INVALID). Later versions take new fields from
+   * it, so sizeof(wal_options_t) never changes again within a major
+   * version.
+   */
+  uint64_t reserved[8];
 } wal_options_t;
 
 /**
@@ -187,6 +213,37 @@ typedef struct wal_entry_t {
   const void *value;
   size_t value_len;
 } wal_entry_t;
+
+/**
+ * What wal_open found and did (wal_open_report). For a read-only handle,
+ * which changes nothing, the cut fields say what a writable open would cut.
+ */
+typedef struct wal_open_report_t {
+  /**
+   * Non-zero: the last writer closed the log cleanly.
+   */
+  uint32_t clean_close;
+  /**
+   * Non-zero: open cut the newest segment (a torn tail, or SALVAGE).
+   */
+  uint32_t tail_cut;
+  /**
+   * Where the cut was made in the newest segment's file.
+   */
+  uint64_t cut_offset;
+  /**
+   * Data bytes (not preallocated zeros) removed by the cut.
+   */
+  uint64_t bytes_cut;
+  /**
+   * SALVAGE: the first seq dropped (handed out again); 0 when nothing was.
+   */
+  uint64_t salvage_dropped_from;
+  /**
+   * Reserved: zero; more facts may follow here.
+   */
+  uint64_t reserved[4];
+} wal_open_report_t;
 
 /**
  * One record handed out by wal_iter_next or a wal_replay callback. The
@@ -266,11 +323,23 @@ uint64_t wal_append(struct wal_t *w,
  *
  * Returns 0 on failure: WAL_E_INVALID (NULL handle or entries, count 0, any
  * invalid entry: nothing is written and last_seq is unchanged), WAL_E_RANGE
- * (an entry larger than WAL_MAX_RECORD_SIZE), WAL_E_READONLY,
+ * (an entry larger than WAL_MAX_RECORD_SIZE, or the batch's encoded size
+ * above WAL_MAX_BATCH_SIZE: checked from the lengths before any buffer is
+ * read or memory reserved), WAL_E_READONLY,
  * WAL_E_POISONED, WAL_E_IO.
  * Memory: the entries and their buffers are only read during the call.
  */
 uint64_t wal_append_batch(struct wal_t *w, const struct wal_entry_t *entries, size_t count);
+
+/**
+ * Describes what wal_open found and did: whether the last writer closed
+ * the log cleanly, what the open cut from the newest segment (a torn tail,
+ * or SALVAGE's cut) and, for SALVAGE, the first seq it dropped. For a
+ * read-only handle, which changes nothing, the cut fields say what a
+ * writable open would cut.
+ * Returns WAL_OK and fills `*out`; WAL_E_INVALID for a NULL argument.
+ */
+int wal_open_report(struct wal_t *w, struct wal_open_report_t *out);
 
 /**
  * Appends a checkpoint record (op WAL_OP_CHECKPOINT, no key or value),
@@ -364,6 +433,14 @@ int wal_last_error(void);
  * thread.
  */
 const char *wal_last_error_message(void);
+
+/**
+ * The errno of the OS call behind the calling thread's last failed call
+ * when it was WAL_E_IO (ENOSPC, EACCES, ENOENT...); 0 when that failure did
+ * not come from the OS, or none failed yet. Per thread, like
+ * wal_last_error, and valid until the next failing call on this thread.
+ */
+int wal_last_os_error(void);
 
 /**
  * A static description of a status code ("unknown status code" for a code

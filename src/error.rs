@@ -24,6 +24,8 @@ pub enum ErrorKind {
     ReadOnly,
     /// A bug inside the library.
     Internal,
+    /// A wait gave up before what it waited for arrived.
+    Timeout,
 }
 
 /// An error: its kind and a human-readable sentence.
@@ -31,13 +33,15 @@ pub enum ErrorKind {
 pub struct Error {
     kind: ErrorKind,
     message: String,
+    /// The errno of the OS call behind an `Io` error; 0 for any other.
+    os_error: i32,
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into() }
+        Error { kind, message: message.into(), os_error: 0 }
     }
 
     pub fn invalid(message: impl Into<String>) -> Self {
@@ -54,7 +58,8 @@ impl Error {
 
     /// An OS error while doing `what` on `path`: "cannot fsync /d/x.wal: Input/output error (os error 5)".
     pub fn io(what: &str, path: &Path, err: io::Error) -> Self {
-        Error::new(ErrorKind::Io, format!("cannot {what} {}: {err}", path.display()))
+        let os_error = err.raw_os_error().unwrap_or(0);
+        Error { os_error, ..Error::new(ErrorKind::Io, format!("cannot {what} {}: {err}", path.display())) }
     }
 
     pub fn poisoned() -> Self {
@@ -74,6 +79,17 @@ impl Error {
 
     pub fn message(&self) -> &str {
         &self.message
+    }
+
+    /// The errno of the OS call behind an `Io` error (ENOSPC, EACCES...);
+    /// 0 when the failure did not come from the OS.
+    pub fn os_error(&self) -> i32 {
+        self.os_error
+    }
+
+    /// The same error with more context in front of its message.
+    pub fn context(self, what: impl fmt::Display) -> Self {
+        Error { message: format!("{what}: {}", self.message), ..self }
     }
 }
 

@@ -29,6 +29,11 @@ pub const META_LEN: usize = 32;
 
 /// Largest key_len + value_len of one record.
 pub const MAX_RECORD_SIZE: usize = 64 << 20;
+/// Largest payload of one frame: the sum of key_len + value_len + 9 over a
+/// batch's entries. Checked before anything is reserved for a batch, and no
+/// frame read back may claim more.
+pub const MAX_BATCH_SIZE: usize = 128 << 20;
+const _: () = assert!(MAX_BATCH_SIZE >= MAX_RECORD_SIZE + ENTRY_HEADER_LEN);
 /// The op reserved for checkpoint records.
 pub const OP_CHECKPOINT: u8 = 255;
 /// The smallest frame: a header and one empty entry.

@@ -19,7 +19,8 @@ pub mod segment;
 pub mod ffi;
 
 pub use error::{Error, ErrorKind, Result};
-pub use format::{Entry, MAX_RECORD_SIZE, OP_CHECKPOINT};
+pub use format::{Entry, MAX_BATCH_SIZE, MAX_RECORD_SIZE, OP_CHECKPOINT};
 pub use log::Wal;
 pub use options::{Options, RecoveryMode, SyncMode, DEFAULT_SEGMENT_SIZE, DEFAULT_SYNC_EVERY, MIN_SEGMENT_SIZE};
 pub use reader::{Record, WalIter};
+pub use recovery::OpenReport;

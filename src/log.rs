@@ -10,7 +10,8 @@
 //! appenders share writes and fsyncs.
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::format::{self, EncodedFrame, Entry, FRAME_HEADER_LEN, MAX_RECORD_SIZE, OP_CHECKPOINT, SEGMENT_HEADER_LEN};
+use crate::format::{self, EncodedFrame, Entry, ENTRY_HEADER_LEN, FRAME_HEADER_LEN, MAX_BATCH_SIZE, MAX_RECORD_SIZE};
+use crate::format::{OP_CHECKPOINT, SEGMENT_HEADER_LEN};
 use crate::io::{read_full_at, Fs, FsFile, OpenMode, RealFs};
 use crate::meta;
 use crate::options::{Options, SyncMode};
@@ -53,6 +54,8 @@ pub(crate) struct Inner {
     /// Held around each fdatasync of the active segment; see `sync_segment`.
     fsync: Mutex<()>,
     truncating: Mutex<()>,
+    /// What the open found and did.
+    report: crate::recovery::OpenReport,
     /// Every seq at or below this is truncated. Changed only under the state
     /// lock; read without it by iterators, which check every record against
     /// it so that none is returned after a truncate removed it.
@@ -230,6 +233,27 @@ pub fn validate_entries(entries: &[Entry<'_>]) -> Result<()> {
         }
         check_record_size(e.key.len(), e.value.len())?;
     }
+    check_batch_size(entries.iter().map(|e| (e.key.len(), e.value.len())))
+}
+
+/// A batch's encoded size (key + value + the entry header, summed) must be
+/// within MAX_BATCH_SIZE: checked from the lengths alone, before a buffer is
+/// read or anything is reserved for the batch.
+pub fn check_batch_size(lengths: impl Iterator<Item = (usize, usize)>) -> Result<()> {
+    let mut total: usize = 0;
+    for (key_len, value_len) in lengths {
+        total = key_len
+            .checked_add(value_len)
+            .and_then(|n| n.checked_add(ENTRY_HEADER_LEN))
+            .and_then(|n| n.checked_add(total))
+            .filter(|&n| n <= MAX_BATCH_SIZE)
+            .ok_or_else(|| {
+                Error::range(format!(
+                    "the batch is larger than WAL_MAX_BATCH_SIZE ({MAX_BATCH_SIZE} bytes of keys, values and \
+                     {ENTRY_HEADER_LEN}-byte entry headers)"
+                ))
+            })?;
+    }
     Ok(())
 }
 
@@ -292,6 +316,9 @@ impl Wal {
             _ => None,
         };
         let last_seq = recovered.last_seq;
+        let mut report = recovered.report;
+        report.clean_close =
+            matches!((clean, recovered.segments.last(), recovered.newest_end), (Some(mark), Some(s), Some(end)) if mark == (s.first_seq, end));
         let floor = AtomicU64::new(recovered.floor);
         let state = State {
             segments: recovered.segments,
@@ -311,6 +338,7 @@ impl Wal {
                 poisoned: AtomicBool::new(false),
                 fsync: Mutex::new(()),
                 truncating: Mutex::new(()),
+                report,
                 floor,
             }),
             closed: false,
@@ -334,6 +362,11 @@ impl Wal {
     pub fn first_seq(&self) -> u64 {
         let st = self.inner.state();
         st.first_seq(self.inner.floor.load(Ordering::SeqCst))
+    }
+
+    /// What the open found and did: a clean close, a cut, what SALVAGE dropped.
+    pub fn open_report(&self) -> crate::recovery::OpenReport {
+        self.inner.report
     }
 
     pub fn is_poisoned(&self) -> bool {

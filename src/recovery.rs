@@ -22,6 +22,22 @@ use crate::options::{Options, RecoveryMode};
 use crate::segment::{self, SegmentInfo, SegmentReader, Step, Stop};
 use std::path::Path;
 
+/// What an open found and did, for `wal_open_report`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OpenReport {
+    /// The last writer closed the log cleanly (its clean-close mark matched).
+    pub clean_close: bool,
+    /// The open cut the newest segment (a torn tail, or SALVAGE's cut); for
+    /// a read-only open: a writable open would.
+    pub tail_cut: bool,
+    /// Where the cut was made in the newest segment's file.
+    pub cut_offset: u64,
+    /// Data bytes (not preallocated zeros) removed by the cut.
+    pub bytes_cut: u64,
+    /// SALVAGE: the first seq dropped (handed out again); 0 when none was.
+    pub salvage_dropped_from: u64,
+}
+
 /// The log as recovery left it.
 #[derive(Debug)]
 pub struct Recovered {
@@ -40,6 +56,8 @@ pub struct Recovered {
     /// Where a torn write at the end of the newest segment starts: the
     /// bytes from there on are not all zeros and a writable open cuts them.
     pub torn_at: Option<u64>,
+    /// What was found and cut (clean_close is filled in by the caller).
+    pub report: OpenReport,
 }
 
 /// Changes recovery decided on, applied only by a writable open.
@@ -88,7 +106,15 @@ pub fn recover(fs: &dyn Fs, dir: &Path, opts: &Options) -> Result<Recovered> {
         RecoveryMode::Salvage => scan_all(fs, &mut segments, &mut repairs)?,
     };
     let mut recovered =
-        Recovered { floor, segments, last_seq: last_seq.max(floor), newest_end, newest_synced, torn_at: None };
+        Recovered {
+        floor,
+        segments,
+        last_seq: last_seq.max(floor),
+        newest_end,
+        newest_synced,
+        torn_at: None,
+        report: OpenReport::default(),
+    };
     if newest_end.is_some() && last_seq <= floor {
         // Every record left is truncated: a truncate died before deleting.
         repairs.drop_front.append(&mut recovered.segments);
@@ -96,6 +122,10 @@ pub fn recover(fs: &dyn Fs, dir: &Path, opts: &Options) -> Result<Recovered> {
         recovered.newest_end = None;
     }
     recovered.torn_at = repairs.cut.as_ref().map(|(_, at)| *at);
+    if let Some((seg, at)) = &repairs.cut {
+        let len = fs.open(&seg.path, OpenMode::READ).and_then(|f| f.size()).map_err(|e| Error::io("stat", &seg.path, e))?;
+        recovered.report = OpenReport { tail_cut: true, cut_offset: *at, bytes_cut: len.saturating_sub(*at), ..recovered.report };
+    }
     if !opts.read_only {
         apply(fs, dir, opts, repairs)?;
     }

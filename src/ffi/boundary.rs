@@ -3,7 +3,7 @@
 //! thread's last-error slot.
 
 use super::{WAL_E_CORRUPT, WAL_E_INTERNAL, WAL_E_INVALID, WAL_E_IO, WAL_E_LOCKED};
-use super::{WAL_E_POISONED, WAL_E_RANGE, WAL_E_READONLY, WAL_OK};
+use super::{WAL_E_POISONED, WAL_E_RANGE, WAL_E_READONLY, WAL_E_TIMEOUT, WAL_OK};
 use crate::error::{Error, ErrorKind, Result};
 use std::cell::RefCell;
 use std::ffi::{c_int, c_char, CString};
@@ -12,11 +12,19 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 struct LastError {
     code: c_int,
     message: CString,
+    os_error: c_int,
 }
 
 thread_local! {
     static LAST_ERROR: RefCell<LastError> =
-        RefCell::new(LastError { code: WAL_OK, message: CString::default() });
+        RefCell::new(LastError { code: WAL_OK, message: CString::default(), os_error: 0 });
+}
+
+/// Runs `f` on this thread's last-error slot, if the thread still has one:
+/// a call made from a thread-exit destructor, after the thread's storage is
+/// gone, gets `None` (its error code is still returned) instead of an abort.
+fn with_slot<R>(f: impl FnOnce(&mut LastError) -> R) -> Option<R> {
+    LAST_ERROR.try_with(|slot| slot.try_borrow_mut().ok().map(|mut s| f(&mut s))).ok().flatten()
 }
 
 pub fn code_of(kind: ErrorKind) -> c_int {
@@ -29,6 +37,7 @@ pub fn code_of(kind: ErrorKind) -> c_int {
         ErrorKind::Range => WAL_E_RANGE,
         ErrorKind::ReadOnly => WAL_E_READONLY,
         ErrorKind::Internal => WAL_E_INTERNAL,
+        ErrorKind::Timeout => WAL_E_TIMEOUT,
     }
 }
 
@@ -36,27 +45,38 @@ pub fn code_of(kind: ErrorKind) -> c_int {
 pub fn record(err: &Error) -> c_int {
     let code = code_of(err.kind());
     let message = CString::new(err.message().replace('\0', "\\0")).unwrap_or_default();
-    LAST_ERROR.with(|slot| *slot.borrow_mut() = LastError { code, message });
+    let os_error = err.os_error();
+    with_slot(|slot| *slot = LastError { code, message, os_error });
     code
 }
 
 pub fn last_code() -> c_int {
-    LAST_ERROR.with(|slot| slot.borrow().code)
+    with_slot(|slot| slot.code).unwrap_or(WAL_OK)
+}
+
+/// The errno behind this thread's last error, 0 if it did not come from the OS.
+pub fn last_os_error() -> c_int {
+    with_slot(|slot| slot.os_error).unwrap_or(0)
 }
 
 /// This thread's last message; valid until the next error on this thread.
+/// A thread whose storage is gone gets "" (a static string).
 pub fn last_message() -> *const c_char {
-    LAST_ERROR.with(|slot| slot.borrow().message.as_ptr())
+    with_slot(|slot| slot.message.as_ptr()).unwrap_or(c"".as_ptr())
 }
 
 /// Runs `body`, catching a panic; a failure is recorded as this thread's
 /// last error and comes back as its status code.
 fn guarded<T>(body: impl FnOnce() -> Result<T>) -> std::result::Result<T, c_int> {
-    match catch_unwind(AssertUnwindSafe(body)) {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(err)) => Err(record(&err)),
-        Err(panic) => Err(record(&panic_error(panic))),
-    }
+    let outcome = catch_unwind(AssertUnwindSafe(|| match body() {
+        Ok(value) => Ok(value),
+        Err(err) => Err(record(&err)),
+    }));
+    // A panic payload is dropped here, inside another catch: its destructor
+    // may panic too, and nothing may unwind into C.
+    outcome.unwrap_or_else(|panic| {
+        Err(catch_unwind(AssertUnwindSafe(|| record(&panic_error(panic)))).unwrap_or(WAL_E_INTERNAL))
+    })
 }
 
 /// Runs `body`; on an error or a panic records it and returns `on_error`.

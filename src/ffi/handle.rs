@@ -1,11 +1,12 @@
 //! wal_t: opening, writing, truncating and closing a log.
 
 use super::boundary::{arg, bytes, call, status};
-use super::{wal_entry_t, wal_options_t, WAL_OK, WAL_OP_CHECKPOINT};
+use super::{wal_entry_t, wal_open_report_t, wal_options_t, WAL_OK, WAL_OP_CHECKPOINT};
 use super::{WAL_RECOVER_SALVAGE, WAL_RECOVER_TAIL, WAL_SYNC_ALWAYS, WAL_SYNC_EVERY, WAL_SYNC_NONE};
 use crate::error::{Error, Result};
 use crate::format::Entry;
-use crate::log::check_record_size;
+use crate::format::{ENTRY_HEADER_LEN, MAX_BATCH_SIZE};
+use crate::log::{check_batch_size, check_record_size};
 use crate::options::{Options, RecoveryMode, SyncMode, DEFAULT_SEGMENT_SIZE, DEFAULT_SYNC_EVERY};
 use crate::Wal;
 use std::ffi::{c_int, c_char, CStr, OsStr};
@@ -32,11 +33,18 @@ pub unsafe extern "C" fn wal_options_init(opts: *mut wal_options_t) {
             read_only: 0,
             preallocate: 1,
             create_if_missing: 1,
+            reserved: [0; 8],
         };
     }
 }
 
 fn options_from_c(opts: &wal_options_t) -> Result<Options> {
+    if let Some(i) = opts.reserved.iter().position(|&word| word != 0) {
+        return Err(Error::invalid(format!(
+            "wal_options_t.reserved[{i}] is not zero: start from wal_options_init, which zeroes it \
+             (a program built for a newer libwal may be running with an older one)"
+        )));
+    }
     let sync_mode = match opts.sync_mode {
         WAL_SYNC_ALWAYS => SyncMode::Always,
         WAL_SYNC_EVERY => SyncMode::Every(opts.sync_every),
@@ -165,7 +173,9 @@ fn entry_from_c<'a>(
 ///
 /// Returns 0 on failure: WAL_E_INVALID (NULL handle or entries, count 0, any
 /// invalid entry: nothing is written and last_seq is unchanged), WAL_E_RANGE
-/// (an entry larger than WAL_MAX_RECORD_SIZE), WAL_E_READONLY,
+/// (an entry larger than WAL_MAX_RECORD_SIZE, or the batch's encoded size
+/// above WAL_MAX_BATCH_SIZE: checked from the lengths before any buffer is
+/// read or memory reserved), WAL_E_READONLY,
 /// WAL_E_POISONED, WAL_E_IO.
 /// Memory: the entries and their buffers are only read during the call.
 #[unsafe(no_mangle)]
@@ -176,8 +186,20 @@ pub unsafe extern "C" fn wal_append_batch(w: *mut wal_t, entries: *const wal_ent
             return Err(Error::invalid("a batch needs at least one entry (count is 0)"));
         }
         let entries = arg(entries, "entries")?;
-        // SAFETY: the caller promises `count` valid entries at `entries`.
+        // Every entry takes at least its header in the frame: a count past
+        // what fits WAL_MAX_BATCH_SIZE is refused before the array is touched.
+        if count > MAX_BATCH_SIZE / ENTRY_HEADER_LEN {
+            return Err(Error::range(format!(
+                "a batch of {count} entries is larger than WAL_MAX_BATCH_SIZE ({MAX_BATCH_SIZE} bytes, \
+                 {ENTRY_HEADER_LEN} of them per entry at least)"
+            )));
+        }
+        // SAFETY: the caller promises `count` valid entries at `entries`;
+        // count * size_of::<wal_entry_t>() fits isize (count is bounded above).
         let entries = unsafe { std::slice::from_raw_parts(entries as *const wal_entry_t, count) };
+        // The sizes, from the lengths alone, before a buffer is read or the
+        // batch's memory reserved.
+        check_batch_size(entries.iter().map(|e| (e.key_len, e.value_len)))?;
         let entries = entries
             .iter()
             .enumerate()
@@ -187,6 +209,31 @@ pub unsafe extern "C" fn wal_append_batch(w: *mut wal_t, entries: *const wal_ent
             })
             .collect::<Result<Vec<_>>>()?;
         wal.append_batch(&entries)
+    })
+}
+
+/// Describes what wal_open found and did: whether the last writer closed
+/// the log cleanly, what the open cut from the newest segment (a torn tail,
+/// or SALVAGE's cut) and, for SALVAGE, the first seq it dropped. For a
+/// read-only handle, which changes nothing, the cut fields say what a
+/// writable open would cut.
+/// Returns WAL_OK and fills `*out`; WAL_E_INVALID for a NULL argument.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wal_open_report(w: *mut wal_t, out: *mut wal_open_report_t) -> c_int {
+    status(|| {
+        let wal = handle(w)?;
+        // SAFETY: the caller passes NULL or a valid, writable report.
+        let out = unsafe { out.as_mut() }.ok_or_else(|| Error::invalid("out is NULL"))?;
+        let report = wal.open_report();
+        *out = wal_open_report_t {
+            clean_close: report.clean_close as u32,
+            tail_cut: report.tail_cut as u32,
+            cut_offset: report.cut_offset,
+            bytes_cut: report.bytes_cut,
+            salvage_dropped_from: report.salvage_dropped_from,
+            reserved: [0; 4],
+        };
+        Ok(WAL_OK)
     })
 }
 

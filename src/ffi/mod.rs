@@ -19,7 +19,7 @@ use std::ffi::{c_int, c_void};
 /// The version of this header; wal_version() returns the library's as
 /// "MAJOR.MINOR.PATCH", so a program can compare the two at run time.
 pub const WAL_VERSION_MAJOR: u32 = 0;
-pub const WAL_VERSION_MINOR: u32 = 1;
+pub const WAL_VERSION_MINOR: u32 = 2;
 pub const WAL_VERSION_PATCH: u32 = 0;
 
 const fn parse_u32(s: &str) -> u32 {
@@ -58,6 +58,8 @@ pub const WAL_E_RANGE: c_int = -6;
 pub const WAL_E_READONLY: c_int = -7;
 /// A bug inside the library (a caught panic).
 pub const WAL_E_INTERNAL: c_int = -8;
+/// wal_wait gave up before the seq arrived.
+pub const WAL_E_TIMEOUT: c_int = -9;
 
 /// Op codes 1..254 are the caller's; these two are named for convenience.
 pub const WAL_OP_PUT: u8 = 1;
@@ -83,8 +85,17 @@ pub const WAL_RECOVER_SALVAGE: u32 = 1;
 pub const WAL_MAX_RECORD_SIZE: usize = 64 << 20;
 const _: () = assert!(WAL_MAX_RECORD_SIZE == crate::format::MAX_RECORD_SIZE);
 
+/// The largest encoded size of one batch (128 MiB): the sum over its
+/// entries of key_len + value_len + 9 (the per-entry header). A batch above
+/// it is WAL_E_RANGE, checked before any buffer is read or memory reserved.
+/// No frame read back from disk may claim more, so the memory held for one
+/// frame is bounded by it.
+pub const WAL_MAX_BATCH_SIZE: usize = 128 << 20;
+const _: () = assert!(WAL_MAX_BATCH_SIZE == crate::format::MAX_BATCH_SIZE);
+
 /// Options for wal_open. Fill in the defaults with wal_options_init, then
-/// change what you need. More fields may follow in later versions.
+/// change what you need. Its size never changes within a major version:
+/// later versions take new fields from `reserved`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct wal_options_t {
@@ -102,6 +113,30 @@ pub struct wal_options_t {
     pub preallocate: u32,
     /// Non-zero (default): create the directory if it does not exist.
     pub create_if_missing: u32,
+    /// Reserved: zeroed by wal_options_init and must stay zero (a non-zero
+    /// reserved word is WAL_E_INVALID). Later versions take new fields from
+    /// it, so sizeof(wal_options_t) never changes again within a major
+    /// version.
+    pub reserved: [u64; 8],
+}
+
+/// What wal_open found and did (wal_open_report). For a read-only handle,
+/// which changes nothing, the cut fields say what a writable open would cut.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct wal_open_report_t {
+    /// Non-zero: the last writer closed the log cleanly.
+    pub clean_close: u32,
+    /// Non-zero: open cut the newest segment (a torn tail, or SALVAGE).
+    pub tail_cut: u32,
+    /// Where the cut was made in the newest segment's file.
+    pub cut_offset: u64,
+    /// Data bytes (not preallocated zeros) removed by the cut.
+    pub bytes_cut: u64,
+    /// SALVAGE: the first seq dropped (handed out again); 0 when nothing was.
+    pub salvage_dropped_from: u64,
+    /// Reserved: zero; more facts may follow here.
+    pub reserved: [u64; 4],
 }
 
 /// One entry of a batch (wal_append_batch). key and value may be NULL when

@@ -3,7 +3,7 @@
 
 use super::boundary;
 use super::{WAL_E_CORRUPT, WAL_E_INTERNAL, WAL_E_INVALID, WAL_E_IO, WAL_E_LOCKED};
-use super::{WAL_E_POISONED, WAL_E_RANGE, WAL_E_READONLY, WAL_OK};
+use super::{WAL_E_POISONED, WAL_E_RANGE, WAL_E_READONLY, WAL_E_TIMEOUT, WAL_OK};
 use std::ffi::{c_int, c_char, CStr};
 
 /// The status code of the calling thread's last failed call (WAL_OK if none
@@ -22,6 +22,15 @@ pub extern "C" fn wal_last_error_message() -> *const c_char {
     boundary::last_message()
 }
 
+/// The errno of the OS call behind the calling thread's last failed call
+/// when it was WAL_E_IO (ENOSPC, EACCES, ENOENT...); 0 when that failure did
+/// not come from the OS, or none failed yet. Per thread, like
+/// wal_last_error, and valid until the next failing call on this thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn wal_last_os_error() -> c_int {
+    boundary::last_os_error()
+}
+
 /// A static description of a status code ("unknown status code" for a code
 /// that is not one of WAL_OK / WAL_E_*). Never NULL; never freed.
 #[unsafe(no_mangle)]
@@ -36,6 +45,7 @@ pub extern "C" fn wal_strerror(code: c_int) -> *const c_char {
         WAL_E_RANGE => c"sequence number or record size out of range",
         WAL_E_READONLY => c"the log was opened read-only",
         WAL_E_INTERNAL => c"internal error in libwal",
+        WAL_E_TIMEOUT => c"the wait timed out before the sequence number arrived",
         _ => c"unknown status code",
     };
     text.as_ptr()

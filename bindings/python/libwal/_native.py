@@ -38,6 +38,7 @@ class Options(ctypes.Structure):
         ("read_only", ctypes.c_uint32),
         ("preallocate", ctypes.c_uint32),
         ("create_if_missing", ctypes.c_uint32),
+        ("reserved", ctypes.c_uint64 * 8),
     ]
 
 
