@@ -24,7 +24,7 @@ C_NAMES  := $(basename $(notdir $(C_SRCS)))
 C_STATIC := $(addprefix $(BUILD)/static/,$(C_NAMES))
 C_SHARED := $(addprefix $(BUILD)/shared/,$(C_NAMES))
 
-.PHONY: all lib check check-targets check-header test-rust test-c test-cxx test-example install uninstall bench clean
+.PHONY: all lib check check-header test-rust test-c test-cxx test-example install uninstall bench clean
 
 all: lib
 
@@ -88,12 +88,14 @@ include $(sort $(wildcard mk/*.mk))
 
 CHECK_TARGETS := check-header test-cxx test-rust test-example test-c $(CHECK_EXTRA)
 
+# One sub-make per target, so that the summary knows which passed and which
+# failed; the first failure ends the run, unless make was given -k.
 check:
 	@$(CHECK_SUMMARY) reset
-	@$(MAKE) --no-print-directory check-targets; status=$$?; \
-	  $(CHECK_SUMMARY) print $$status $(CHECK_TARGETS)
-
-check-targets: $(CHECK_TARGETS)
+	@for t in $(CHECK_TARGETS); do \
+	  if $(MAKE) --no-print-directory $$t; then $(CHECK_SUMMARY) passed $$t; \
+	  else $(CHECK_SUMMARY) failed $$t; $(if $(findstring k,$(firstword -$(MAKEFLAGS))),,break;) fi; \
+	done; $(CHECK_SUMMARY) print $(CHECK_TARGETS)
 
 clean:
 	$(CARGO) clean
