@@ -5,7 +5,7 @@
 #   target/release, with a C peer program compiled with $(CC).
 # - test-python-installed: `pip install bindings/python` into a new venv,
 #   build/python-install/venv (setup.py builds a py3-none-<platform> wheel
-#   that carries libwal.so), then tests/installed_check.py runs from a
+#   that carries libwal.so, with the setuptools pinned there too), then tests/installed_check.py runs from a
 #   temporary directory, isolated (-I), with no PYTHONPATH or LIBWAL_PATH.
 PYTHON    ?= python3
 PY_VENV   := $(BUILD)/venv
@@ -35,7 +35,7 @@ test-python: lib $(PY_VENV)/requirements.txt
 test-python-installed: lib
 	rm -rf $(PY_INST) $(BUILD)/python-setuptools
 	$(PYTHON) -m venv $(PY_INST)/venv
-	$(PY_INST)/venv/bin/python $(PY_PIP) bindings/python
+	PIP_CONSTRAINT=$(abspath $(PY_REQS)) $(PY_INST)/venv/bin/python $(PY_PIP) bindings/python
 	@run=$$(mktemp -d) && cp bindings/python/tests/installed_check.py "$$run/" && \
 	  (cd "$$run" && env -u PYTHONPATH -u LIBWAL_PATH $(PY_INST)/venv/bin/python -I installed_check.py); \
 	  status=$$?; rm -rf "$$run"; exit $$status
