@@ -15,8 +15,11 @@ SOVER   := $(if $(filter 0,$(MAJOR)),0.$(MINOR),$(MAJOR))
 REL     := target/release
 BUILD   := build
 
-# What a C program needs besides libwal.a (rustc --print native-static-libs).
-STATIC_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
+# What a C program needs besides libwal.a: rustc's `--print native-static-libs`
+# for this crate, cached in $(NATIVE_LIBS) (see its rule). Anything that links
+# libwal.a depends on that file, through $(REL)/libwal.a or by name.
+NATIVE_LIBS := $(BUILD)/native-static-libs
+STATIC_LIBS = $(or $(file <$(NATIVE_LIBS)),$(error $(NATIVE_LIBS) is missing or empty: depend on $(REL)/libwal.a))
 CFLAGS_TEST := -std=c99 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -Iinclude -Ic_tests -pthread
 
 C_SRCS   := $(wildcard c_tests/test_*.c) $(wildcard c_tests/crash_*.c)
@@ -33,6 +36,22 @@ lib:
 	ln -sf libwal.so $(REL)/libwal.so.$(SOVER)
 
 $(REL)/libwal.a $(REL)/libwal.so include/wal.h: lib
+$(REL)/libwal.a: $(NATIVE_LIBS)
+
+# rustc prints the list only when asked, so ask cargo once for the staticlib
+# (a build of its own beside `lib`'s, about 15 s; cargo replays the note when
+# that build is fresh). -lgcc_s is left out: the C compiler's driver links the
+# unwinder itself (libgcc_s as needed in a dynamic link, libgcc_eh with
+# -static), and there is no libgcc_s.a, so with it a `cc -static` link fails.
+$(NATIVE_LIBS): Cargo.toml Cargo.lock
+	@mkdir -p $(BUILD)
+	$(CARGO) rustc --release --lib --crate-type staticlib -- --print native-static-libs 2>$@.log || \
+	    { cat $@.log >&2; exit 1; }
+	sed -n 's/^note: native-static-libs: //p' $@.log | head -n1 | sed -e 's/ *-lgcc_s\b//' -e 's/^ *//' > $@.tmp
+	@rm -f $@.log
+	@[ -s $@.tmp ] || { echo "$@: no native-static-libs note in cargo's output" >&2; rm -f $@.tmp; exit 1; }
+	mv $@.tmp $@
+	@echo "native-static-libs: $$(cat $@)"
 
 # The committed header must be what cbindgen generates from the sources now:
 # keep a copy of the committed one, build (which regenerates it), compare.

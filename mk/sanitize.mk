@@ -36,7 +36,7 @@ asan-lib:
 	CARGO_PROFILE_RELEASE_DEBUG_ASSERTIONS=true CARGO_PROFILE_RELEASE_OVERFLOW_CHECKS=true \
 	  $(CARGO) rustc --release --lib --crate-type staticlib --target $(ASAN_TARGET) --target-dir target/asan
 
-$(BUILD)/asan/%: c_tests/%.c c_tests/*.h include/wal.h asan-lib
+$(BUILD)/asan/%: c_tests/%.c c_tests/*.h include/wal.h asan-lib $(NATIVE_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_TEST) -fsanitize=address -fno-omit-frame-pointer -o $@ $< $(ASAN_LIB) $(STATIC_LIBS)
 

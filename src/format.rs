@@ -1,31 +1,39 @@
 //! The bytes on disk, and nothing else: encoding and decoding of segment
-//! headers, frames and the metadata file. `docs/FORMAT.md` describes the same
-//! layout in prose; keep the two in step. All integers are little-endian.
+//! headers, frames, the metadata file and the clean-close mark.
+//! `docs/FORMAT.md` describes the same layout in prose; keep the two in
+//! step. All integers are little-endian.
 //!
 //! ```text
 //! segment  = segment_header frame* (zero bytes)*
-//! segment_header (32) = magic "LIBWALSG" | version u32 | 0 u32 | first_seq u64 | 0 u32 | crc u32
-//! frame    = crc u32 | count u32 | payload_len u64 | first_seq u64 | synced_end u64 | payload
+//! segment_header (32) = magic "LIBWALSG" | version u32 | salt u32 | first_seq u64 | 0 u32 | crc u32
+//! frame    = header_crc u32 | payload_crc u32 | count u32 | payload_len u32
+//!            | first_seq u64 | synced_end u64 | payload
 //! payload  = entry{count};  entry = op u8 | key_len u32 | value_len u32 | key | value
 //! ```
-//! A frame's CRC-32 (IEEE, crc32fast) covers bytes 4..32 of the
-//! frame header and then the payload, so a damaged count, length, seq or
-//! synced_end is caught as surely as a damaged payload.
+//! A frame header carries its own CRC-32 (over its bytes 4..32, started
+//! from the segment's salt), and the payload's CRC-32 is one of the fields
+//! it covers. So a length is trusted, and memory sized by it, only once the
+//! header's checksum has matched and the length is within MAX_BATCH_SIZE;
+//! and a frame left in a file from an earlier life of its space (another
+//! segment's salt) never checks out.
 //!
-//! `synced_end` is how far the segment was known to be durable (the end
-//! covered by the writer's last successful fdatasync) when the frame was
-//! written. Recovery uses it to tell a power loss from damage: bytes below
-//! some later frame's `synced_end` were on disk, so losing them is damage;
-//! bytes above every later frame's `synced_end` were still in flight.
+//! A frame with `count` 0 is a *sync mark*: no payload, no seq; it records
+//! that the segment was durable up to its `synced_end`. Every frame carries
+//! `synced_end`, how far the segment was known to be durable (the end
+//! covered by the writer's last successful fdatasync) when it was written:
+//! bytes below a later frame's `synced_end` were on disk, so losing them is
+//! damage, never a torn write.
 
 pub const SEGMENT_MAGIC: [u8; 8] = *b"LIBWALSG";
 pub const META_MAGIC: [u8; 8] = *b"LIBWALMT";
-pub const FORMAT_VERSION: u32 = 2;
+pub const CLEAN_MAGIC: [u8; 8] = *b"LIBWALCL";
+pub const FORMAT_VERSION: u32 = 3;
 
 pub const SEGMENT_HEADER_LEN: usize = 32;
 pub const FRAME_HEADER_LEN: usize = 32;
 pub const ENTRY_HEADER_LEN: usize = 9;
 pub const META_LEN: usize = 32;
+pub const CLEAN_MARK_LEN: usize = 40;
 
 /// Largest key_len + value_len of one record.
 pub const MAX_RECORD_SIZE: usize = 64 << 20;
@@ -34,10 +42,9 @@ pub const MAX_RECORD_SIZE: usize = 64 << 20;
 /// frame read back may claim more.
 pub const MAX_BATCH_SIZE: usize = 128 << 20;
 const _: () = assert!(MAX_BATCH_SIZE >= MAX_RECORD_SIZE + ENTRY_HEADER_LEN);
+const _: () = assert!(MAX_BATCH_SIZE <= u32::MAX as usize);
 /// The op reserved for checkpoint records.
 pub const OP_CHECKPOINT: u8 = 255;
-/// The smallest frame: a header and one empty entry.
-pub const MIN_FRAME_LEN: u64 = (FRAME_HEADER_LEN + ENTRY_HEADER_LEN) as u64;
 
 /// One record to write: an op, a key and a value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,41 +54,60 @@ pub struct Entry<'a> {
     pub value: &'a [u8],
 }
 
+/// The u32 at `at`; callers pass slices they have checked hold it.
 fn u32_at(buf: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes(buf[at..at + 4].try_into().unwrap())
+    let mut b = [0u8; 4];
+    b.copy_from_slice(&buf[at..at + 4]);
+    u32::from_le_bytes(b)
 }
 
 fn u64_at(buf: &[u8], at: usize) -> u64 {
-    u64::from_le_bytes(buf[at..at + 8].try_into().unwrap())
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&buf[at..at + 8]);
+    u64::from_le_bytes(b)
 }
 
-/// A 32-byte header with a magic, a version, one u64 and a CRC over the rest:
-/// the shape shared by segment headers and the metadata file.
-fn encode_header32(magic: &[u8; 8], value: u64) -> [u8; 32] {
+/// CRC-32 of `bytes` started from `salt` (zlib's `crc32(bytes, salt)`).
+fn salted_crc(salt: u32, bytes: &[u8]) -> u32 {
+    let mut h = crc32fast::Hasher::new_with_initial(salt);
+    h.update(bytes);
+    h.finalize()
+}
+
+/// Whether a 32-byte structure (segment header, metadata) carries the CRC
+/// of its first 28 bytes in its last 4.
+fn checksum32_ok(buf: &[u8]) -> bool {
+    buf.len() >= 32 && crc32fast::hash(&buf[0..28]) == u32_at(buf, 28)
+}
+
+/// A 32-byte header with a magic, the version, a u32, a u64 and a CRC over
+/// the rest: the shape shared by segment headers and the metadata file.
+fn encode_header32(magic: &[u8; 8], small: u32, value: u64) -> [u8; 32] {
     let mut buf = [0u8; 32];
     buf[0..8].copy_from_slice(magic);
     buf[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    buf[12..16].copy_from_slice(&small.to_le_bytes());
     buf[16..24].copy_from_slice(&value.to_le_bytes());
     let crc = crc32fast::hash(&buf[0..28]);
     buf[28..32].copy_from_slice(&crc.to_le_bytes());
     buf
 }
 
-fn decode_header32(magic: &[u8; 8], buf: &[u8]) -> Result<u64, &'static str> {
+/// (the u32 at 12, the u64 at 16) of a sound header of this version.
+fn decode_header32(magic: &[u8; 8], buf: &[u8]) -> Result<(u32, u64), &'static str> {
     if buf.len() < 32 {
         return Err("header is shorter than 32 bytes");
     }
     if buf[0..8] != magic[..] {
         return Err("bad magic number");
     }
-    if crc32fast::hash(&buf[0..28]) != u32_at(buf, 28) {
+    if !checksum32_ok(buf) {
         return Err("header checksum mismatch");
     }
-    let version = u32_at(buf, 8);
-    if version != FORMAT_VERSION {
+    if u32_at(buf, 8) != FORMAT_VERSION {
         return Err("unsupported format version");
     }
-    Ok(u64_at(buf, 16))
+    Ok((u32_at(buf, 12), u64_at(buf, 16)))
 }
 
 /// What `segment_header_version` says of a sound header with another magic.
@@ -100,55 +126,67 @@ pub fn meta_version(buf: &[u8]) -> Option<u32> {
     (checksum32_ok(buf) && buf[0..8] == META_MAGIC).then(|| u32_at(buf, 8))
 }
 
-/// Whether a 32-byte structure (segment header, metadata, clean mark)
-/// carries the CRC of its first 28 bytes in its last 4.
-fn checksum32_ok(buf: &[u8]) -> bool {
-    buf.len() >= 32 && crc32fast::hash(&buf[0..28]) == u32_at(buf, 28)
+/// What a segment header says: the seq of its first record and the salt
+/// that starts every frame header's CRC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SegmentHeader {
+    pub first_seq: u64,
+    pub salt: u32,
 }
 
-pub fn encode_segment_header(first_seq: u64) -> [u8; SEGMENT_HEADER_LEN] {
-    encode_header32(&SEGMENT_MAGIC, first_seq)
+pub fn encode_segment_header(first_seq: u64, salt: u32) -> [u8; SEGMENT_HEADER_LEN] {
+    encode_header32(&SEGMENT_MAGIC, salt, first_seq)
 }
 
-/// The first seq recorded in a segment header.
-pub fn decode_segment_header(buf: &[u8]) -> Result<u64, &'static str> {
-    decode_header32(&SEGMENT_MAGIC, buf)
+pub fn decode_segment_header(buf: &[u8]) -> Result<SegmentHeader, &'static str> {
+    decode_header32(&SEGMENT_MAGIC, buf).map(|(salt, first_seq)| SegmentHeader { first_seq, salt })
 }
 
 /// The metadata file holds the truncation floor: every seq <= floor is gone.
 pub fn encode_meta(floor_seq: u64) -> [u8; META_LEN] {
-    encode_header32(&META_MAGIC, floor_seq)
+    encode_header32(&META_MAGIC, 0, floor_seq)
 }
 
 pub fn decode_meta(buf: &[u8]) -> Result<u64, &'static str> {
     if buf.len() != META_LEN {
         return Err("metadata file is not 32 bytes long");
     }
-    decode_header32(&META_MAGIC, buf)
+    decode_header32(&META_MAGIC, buf).map(|(_, floor)| floor)
 }
 
-/// What the LOCK file holds after a clean close (32 bytes): magic
-/// "LIBWALCL" | newest segment's first_seq u64 | end of its data u64 |
-/// version u32 | crc u32 over bytes 0..28. Every byte of that segment up to
-/// `end` was durable when it was written; empty at any other time.
-pub const CLEAN_MAGIC: [u8; 8] = *b"LIBWALCL";
+/// What the LOCK file holds after a clean close (40 bytes): magic
+/// "LIBWALCL" | version u32 | the newest segment's salt u32 | its first_seq
+/// u64 | the end of its data u64 | 0 u32 | crc u32 over bytes 0..36. Every
+/// byte of that segment up to `end` was durable when it was written; the
+/// file is empty at any other time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CleanMark {
+    pub segment: SegmentHeader,
+    pub end: u64,
+}
 
-pub fn encode_clean_mark(first_seq: u64, end: u64) -> [u8; 32] {
-    let mut buf = [0u8; 32];
+pub fn encode_clean_mark(mark: &CleanMark) -> [u8; CLEAN_MARK_LEN] {
+    let mut buf = [0u8; CLEAN_MARK_LEN];
     buf[0..8].copy_from_slice(&CLEAN_MAGIC);
-    buf[8..16].copy_from_slice(&first_seq.to_le_bytes());
-    buf[16..24].copy_from_slice(&end.to_le_bytes());
-    buf[24..28].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
-    let crc = crc32fast::hash(&buf[0..28]);
-    buf[28..32].copy_from_slice(&crc.to_le_bytes());
+    buf[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    buf[12..16].copy_from_slice(&mark.segment.salt.to_le_bytes());
+    buf[16..24].copy_from_slice(&mark.segment.first_seq.to_le_bytes());
+    buf[24..32].copy_from_slice(&mark.end.to_le_bytes());
+    let crc = crc32fast::hash(&buf[0..36]);
+    buf[36..40].copy_from_slice(&crc.to_le_bytes());
     buf
 }
 
-/// The (first_seq, end) of a sound clean mark; None for anything else.
-pub fn decode_clean_mark(buf: &[u8]) -> Option<(u64, u64)> {
-    let sound =
-        buf.len() == 32 && checksum32_ok(buf) && buf[0..8] == CLEAN_MAGIC && u32_at(buf, 24) == FORMAT_VERSION;
-    sound.then(|| (u64_at(buf, 8), u64_at(buf, 16)))
+/// A sound clean mark of this version; None for anything else.
+pub fn decode_clean_mark(buf: &[u8]) -> Option<CleanMark> {
+    let sound = buf.len() == CLEAN_MARK_LEN
+        && buf[0..8] == CLEAN_MAGIC
+        && u32_at(buf, 8) == FORMAT_VERSION
+        && crc32fast::hash(&buf[0..36]) == u32_at(buf, 36);
+    sound.then(|| CleanMark {
+        segment: SegmentHeader { salt: u32_at(buf, 12), first_seq: u64_at(buf, 16) },
+        end: u64_at(buf, 24),
+    })
 }
 
 /// Payload bytes needed for these entries.
@@ -159,28 +197,23 @@ pub fn payload_len(entries: &[Entry<'_>]) -> u64 {
         .sum()
 }
 
-/// A frame whose payload is encoded but whose seq is not yet known: the
-/// expensive part (copying and checksumming the payload) happens before the
-/// writer takes its lock, `seal` fills in the seq under it.
-pub struct EncodedFrame {
-    bytes: Vec<u8>,
-    count: u32,
-    payload_crc: crc32fast::Hasher,
+/// Stamps a frame header's fields in `header` (32 bytes) and its CRC.
+fn seal_header(header: &mut [u8], payload_crc: u32, count: u32, payload_len: u32, seq: u64, synced_end: u64, salt: u32) {
+    header[4..8].copy_from_slice(&payload_crc.to_le_bytes());
+    header[8..12].copy_from_slice(&count.to_le_bytes());
+    header[12..16].copy_from_slice(&payload_len.to_le_bytes());
+    header[16..24].copy_from_slice(&seq.to_le_bytes());
+    header[24..32].copy_from_slice(&synced_end.to_le_bytes());
+    let crc = salted_crc(salt, &header[4..FRAME_HEADER_LEN]);
+    header[0..4].copy_from_slice(&crc.to_le_bytes());
 }
 
-/// Appends a frame's header, without crc, seq and synced_end, and its
-/// payload to `buf`.
-fn push_unsealed(buf: &mut Vec<u8>, entries: &[Entry<'_>]) {
-    assert!(!entries.is_empty() && entries.len() <= u32::MAX as usize);
-    let payload = payload_len(entries);
-    buf.reserve(FRAME_HEADER_LEN + payload as usize);
-    let mut header = [0u8; FRAME_HEADER_LEN];
-    header[4..8].copy_from_slice(&(entries.len() as u32).to_le_bytes());
-    header[8..16].copy_from_slice(&payload.to_le_bytes());
-    buf.extend_from_slice(&header);
+/// Appends the entries' payload bytes to `buf`.
+fn push_payload(buf: &mut Vec<u8>, entries: &[Entry<'_>]) {
     for e in entries {
         let mut entry = [0u8; ENTRY_HEADER_LEN];
         entry[0] = e.op;
+        // Callers checked each record against MAX_RECORD_SIZE: both fit u32.
         entry[1..5].copy_from_slice(&(e.key.len() as u32).to_le_bytes());
         entry[5..9].copy_from_slice(&(e.value.len() as u32).to_le_bytes());
         buf.extend_from_slice(&entry);
@@ -191,24 +224,43 @@ fn push_unsealed(buf: &mut Vec<u8>, entries: &[Entry<'_>]) {
 
 /// Appends a whole frame to `buf` in one pass: the path of small records,
 /// encoded straight into the writer's buffer, with no allocation of their
-/// own. Callers check entries (count >= 1, sizes) first.
-pub fn push_frame(buf: &mut Vec<u8>, entries: &[Entry<'_>], first_seq: u64, synced_end: u64) {
+/// own. Callers check entries (1..=u32::MAX of them, within MAX_BATCH_SIZE)
+/// first.
+pub fn push_frame(buf: &mut Vec<u8>, entries: &[Entry<'_>], first_seq: u64, synced_end: u64, salt: u32) {
     let start = buf.len();
-    push_unsealed(buf, entries);
-    let frame = &mut buf[start..];
-    frame[16..24].copy_from_slice(&first_seq.to_le_bytes());
-    frame[24..32].copy_from_slice(&synced_end.to_le_bytes());
-    let crc = crc32fast::hash(&frame[4..]);
-    frame[0..4].copy_from_slice(&crc.to_le_bytes());
+    buf.extend_from_slice(&[0u8; FRAME_HEADER_LEN]);
+    push_payload(buf, entries);
+    let (header, payload) = buf[start..].split_at_mut(FRAME_HEADER_LEN);
+    let payload_crc = crc32fast::hash(payload);
+    let payload_len = payload.len() as u32;
+    seal_header(header, payload_crc, entries.len() as u32, payload_len, first_seq, synced_end, salt);
+}
+
+/// Appends a sync mark: a frame with no entry that records that the segment
+/// was durable up to `synced_end`. `next_seq` is the seq the next frame
+/// will carry.
+pub fn push_sync_mark(buf: &mut Vec<u8>, next_seq: u64, synced_end: u64, salt: u32) {
+    let mut header = [0u8; FRAME_HEADER_LEN];
+    seal_header(&mut header, 0, 0, 0, next_seq, synced_end, salt);
+    buf.extend_from_slice(&header);
+}
+
+/// A frame whose payload is encoded and checksummed before its seq is
+/// known: the expensive part (copying and checksumming the payload) happens
+/// before the writer takes its lock, `seal` fills in the header under it.
+pub struct EncodedFrame {
+    bytes: Vec<u8>,
+    count: u32,
+    payload_crc: u32,
 }
 
 impl EncodedFrame {
-    /// Callers check entries (count >= 1, sizes) first.
+    /// Callers check entries (1..=u32::MAX of them, within MAX_BATCH_SIZE) first.
     pub fn new(entries: &[Entry<'_>]) -> EncodedFrame {
-        let mut bytes = Vec::new();
-        push_unsealed(&mut bytes, entries);
-        let mut payload_crc = crc32fast::Hasher::new();
-        payload_crc.update(&bytes[FRAME_HEADER_LEN..]);
+        let mut bytes = Vec::with_capacity(FRAME_HEADER_LEN + payload_len(entries) as usize);
+        bytes.extend_from_slice(&[0u8; FRAME_HEADER_LEN]);
+        push_payload(&mut bytes, entries);
+        let payload_crc = crc32fast::hash(&bytes[FRAME_HEADER_LEN..]);
         EncodedFrame { bytes, count: entries.len() as u32, payload_crc }
     }
 
@@ -220,77 +272,87 @@ impl EncodedFrame {
         self.bytes.len() as u64
     }
 
-    /// Stamps the first seq, the synced end and the checksum; returns the
-    /// bytes to write.
-    pub fn seal(&mut self, first_seq: u64, synced_end: u64) -> &[u8] {
-        self.bytes[16..24].copy_from_slice(&first_seq.to_le_bytes());
-        self.bytes[24..32].copy_from_slice(&synced_end.to_le_bytes());
-        let mut crc = crc32fast::Hasher::new();
-        crc.update(&self.bytes[4..FRAME_HEADER_LEN]);
-        crc.combine(&self.payload_crc);
-        let crc = crc.finalize();
-        self.bytes[0..4].copy_from_slice(&crc.to_le_bytes());
+    /// Stamps the first seq, the synced end and the header checksum;
+    /// returns the bytes to write.
+    pub fn seal(&mut self, first_seq: u64, synced_end: u64, salt: u32) -> &[u8] {
+        let payload_len = (self.bytes.len() - FRAME_HEADER_LEN) as u32;
+        let (count, crc) = (self.count, self.payload_crc);
+        seal_header(&mut self.bytes[..FRAME_HEADER_LEN], crc, count, payload_len, first_seq, synced_end, salt);
         &self.bytes
     }
 }
 
-/// The fields of a frame header, not yet checked against a payload.
+/// The fields of a frame header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FrameHeader {
-    pub crc: u32,
+    pub header_crc: u32,
+    pub payload_crc: u32,
+    /// Entries in the payload; 0 for a sync mark.
     pub count: u32,
-    pub payload_len: u64,
+    pub payload_len: u32,
+    /// The seq of the first entry (of the next frame, for a sync mark).
     pub first_seq: u64,
     /// How far the segment was durable when this frame was written.
     pub synced_end: u64,
 }
 
 impl FrameHeader {
-    pub fn parse(buf: &[u8]) -> FrameHeader {
-        FrameHeader {
-            crc: u32_at(buf, 0),
-            count: u32_at(buf, 4),
-            payload_len: u64_at(buf, 8),
+    /// The header in `buf`, if `buf` holds 32 bytes that are not all zero
+    /// and whose checksum, started from `salt`, matches. Only then may any
+    /// of its fields be trusted.
+    pub fn checked(buf: &[u8], salt: u32) -> Option<FrameHeader> {
+        let buf = buf.get(..FRAME_HEADER_LEN)?;
+        if buf.iter().all(|&b| b == 0) || salted_crc(salt, &buf[4..]) != u32_at(buf, 0) {
+            return None;
+        }
+        Some(FrameHeader {
+            header_crc: u32_at(buf, 0),
+            payload_crc: u32_at(buf, 4),
+            count: u32_at(buf, 8),
+            payload_len: u32_at(buf, 12),
             first_seq: u64_at(buf, 16),
             synced_end: u64_at(buf, 24),
-        }
+        })
     }
 
-    /// Cheap plausibility checks that need no payload: at least one entry,
-    /// room for every entry header, the expected seq, within `room` bytes.
-    pub fn plausible(&self, expected_seq: u64, room: u64) -> bool {
-        self.count >= 1
-            && self.first_seq == expected_seq
-            && self.first_seq.checked_add(self.count as u64).is_some()
-            && self.payload_len >= self.count as u64 * ENTRY_HEADER_LEN as u64
-            && self.payload_len <= room.saturating_sub(FRAME_HEADER_LEN as u64)
+    pub fn is_sync_mark(&self) -> bool {
+        self.count == 0
     }
 
-    /// The last seq this frame holds.
+    /// What the writer always writes, whatever the frame's place: a sync
+    /// mark has no payload; a frame has room for its entry headers, within
+    /// MAX_BATCH_SIZE, and seqs that do not pass u64::MAX; seqs start at 1.
+    pub fn well_formed(&self) -> bool {
+        let lengths = match self.count {
+            0 => self.payload_len == 0,
+            n => {
+                (self.payload_len as u64) >= n as u64 * ENTRY_HEADER_LEN as u64
+                    && self.payload_len as usize <= MAX_BATCH_SIZE
+                    && self.first_seq.checked_add(n as u64).is_some()
+            }
+        };
+        lengths && self.first_seq >= 1
+    }
+
+    /// The last seq this frame holds (a sync mark holds none: callers skip it).
     pub fn last_seq(&self) -> u64 {
-        self.first_seq + self.count as u64 - 1
+        self.first_seq + self.count.max(1) as u64 - 1
+    }
+
+    /// The seq the frame after this one must carry.
+    pub fn next_seq(&self) -> u64 {
+        self.first_seq + self.count as u64
     }
 
     pub fn frame_len(&self) -> u64 {
-        FRAME_HEADER_LEN as u64 + self.payload_len
+        FRAME_HEADER_LEN as u64 + self.payload_len as u64
     }
 }
 
-/// True when `header_bytes` (32 bytes) and `payload` carry a matching CRC and
-/// the payload holds exactly `count` well-formed entries.
-pub fn frame_is_valid(header_bytes: &[u8], payload: &[u8]) -> bool {
-    let header = FrameHeader::parse(header_bytes);
-    let mut crc = crc32fast::Hasher::new();
-    crc.update(&header_bytes[4..FRAME_HEADER_LEN]);
-    crc.update(payload);
-    crc.finalize() == header.crc && entries_fill_payload(payload, header.count)
-}
-
-/// The same check on a whole frame held in one slice: the CRC is computed
-/// in one pass, which for small frames is about twice as fast as two.
-pub fn frame_bytes_are_valid(frame: &[u8]) -> bool {
-    let header = FrameHeader::parse(frame);
-    crc32fast::hash(&frame[4..]) == header.crc && entries_fill_payload(&frame[FRAME_HEADER_LEN..], header.count)
+/// True when `payload` matches the header's payload CRC and holds exactly
+/// `count` well-formed entries.
+pub fn payload_is_valid(header: &FrameHeader, payload: &[u8]) -> bool {
+    crc32fast::hash(payload) == header.payload_crc && entries_fill_payload(payload, header.count)
 }
 
 fn entries_fill_payload(payload: &[u8], count: u32) -> bool {
@@ -304,6 +366,11 @@ fn entries_fill_payload(payload: &[u8], count: u32) -> bool {
     at == payload.len()
 }
 
+/// The key and value lengths of an entry header (9 bytes at least).
+pub fn entry_lengths(head: &[u8]) -> (u32, u32) {
+    (u32_at(head, 1), u32_at(head, 5))
+}
+
 /// A decoded entry borrowed from a payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EntryRef<'a> {
@@ -315,11 +382,10 @@ pub struct EntryRef<'a> {
 /// The entry starting at `at` in a payload, and where the next one starts.
 pub fn next_entry(payload: &[u8], at: usize) -> Option<(EntryRef<'_>, usize)> {
     let head = payload.get(at..at.checked_add(ENTRY_HEADER_LEN)?)?;
-    let key_len = u32_at(head, 1) as usize;
-    let value_len = u32_at(head, 5) as usize;
+    let (key_len, value_len) = entry_lengths(head);
     let key_at = at + ENTRY_HEADER_LEN;
-    let value_at = key_at.checked_add(key_len)?;
-    let end = value_at.checked_add(value_len)?;
+    let value_at = key_at.checked_add(key_len as usize)?;
+    let end = value_at.checked_add(value_len as usize)?;
     let key = payload.get(key_at..value_at)?;
     let value = payload.get(value_at..end)?;
     Some((EntryRef { op: head[0], key, value }, end))
@@ -329,8 +395,10 @@ pub fn next_entry(payload: &[u8], at: usize) -> Option<(EntryRef<'_>, usize)> {
 mod tests {
     use super::*;
 
+    const SALT: u32 = 0x5eed_1234;
+
     fn frame(entries: &[Entry<'_>], seq: u64) -> Vec<u8> {
-        EncodedFrame::new(entries).seal(seq, 32).to_vec()
+        EncodedFrame::new(entries).seal(seq, 32, SALT).to_vec()
     }
 
     fn put<'a>(key: &'a [u8], value: &'a [u8]) -> Entry<'a> {
@@ -341,12 +409,11 @@ mod tests {
     fn frame_round_trips() {
         let bytes = frame(&[put(b"k", b"v"), Entry { op: 2, key: b"", value: b"" }], 7);
         assert_eq!(bytes.len(), FRAME_HEADER_LEN + 9 + 2 + 9);
-        let header = FrameHeader::parse(&bytes);
+        let header = FrameHeader::checked(&bytes, SALT).unwrap();
         assert_eq!((header.count, header.first_seq, header.last_seq(), header.synced_end), (2, 7, 8, 32));
-        assert!(header.plausible(7, bytes.len() as u64));
+        assert!(header.well_formed());
         let payload = &bytes[FRAME_HEADER_LEN..];
-        assert!(frame_is_valid(&bytes[..FRAME_HEADER_LEN], payload));
-        assert!(frame_bytes_are_valid(&bytes));
+        assert!(payload_is_valid(&header, payload));
         let (first, next) = next_entry(payload, 0).unwrap();
         assert_eq!((first.op, first.key, first.value), (1, &b"k"[..], &b"v"[..]));
         let (second, end) = next_entry(payload, next).unwrap();
@@ -357,66 +424,124 @@ mod tests {
     fn a_frame_pushed_into_a_buffer_equals_a_sealed_one() {
         let entries = [put(b"key", b"value"), Entry { op: 2, key: b"k2", value: b"" }];
         let mut buf = b"earlier bytes".to_vec();
-        push_frame(&mut buf, &entries, 9, 4096);
-        assert_eq!(&buf[13..], EncodedFrame::new(&entries).seal(9, 4096));
+        push_frame(&mut buf, &entries, 9, 4096, SALT);
+        assert_eq!(&buf[13..], EncodedFrame::new(&entries).seal(9, 4096, SALT));
+    }
+
+    #[test]
+    fn a_frame_of_another_salt_never_checks_out() {
+        let bytes = frame(&[put(b"k", b"v")], 1);
+        assert!(FrameHeader::checked(&bytes, SALT).is_some());
+        assert!(FrameHeader::checked(&bytes, SALT ^ 1).is_none());
+        assert!(FrameHeader::checked(&bytes, 0).is_none());
+    }
+
+    #[test]
+    fn a_sync_mark_is_a_well_formed_frame_without_entries() {
+        let mut buf = Vec::new();
+        push_sync_mark(&mut buf, 12, 4096, SALT);
+        assert_eq!(buf.len(), FRAME_HEADER_LEN);
+        let mark = FrameHeader::checked(&buf, SALT).unwrap();
+        assert!(mark.is_sync_mark() && mark.well_formed());
+        assert_eq!((mark.first_seq, mark.next_seq(), mark.synced_end, mark.frame_len()), (12, 12, 4096, 32));
     }
 
     #[test]
     fn a_clean_mark_round_trips_and_damage_voids_it() {
-        let mark = encode_clean_mark(77, 4096);
-        assert_eq!(decode_clean_mark(&mark), Some((77, 4096)));
-        for i in 0..32 {
-            let mut damaged = mark;
+        let mark = CleanMark { segment: SegmentHeader { first_seq: 77, salt: 9 }, end: 4096 };
+        let bytes = encode_clean_mark(&mark);
+        assert_eq!(decode_clean_mark(&bytes), Some(mark));
+        for i in 0..CLEAN_MARK_LEN {
+            let mut damaged = bytes;
             damaged[i] ^= 0x04;
             assert_eq!(decode_clean_mark(&damaged), None, "byte {i}");
         }
-        assert_eq!(decode_clean_mark(&mark[..31]), None);
+        assert_eq!(decode_clean_mark(&bytes[..39]), None);
         assert_eq!(decode_clean_mark(b""), None);
     }
 
     #[test]
-    fn checksum_covers_every_header_field_and_the_payload() {
+    fn checksums_cover_every_header_field_and_the_payload() {
         let bytes = frame(&[put(b"key", b"value")], 42);
         for i in 0..bytes.len() {
             let mut damaged = bytes.clone();
             damaged[i] ^= 0x01;
-            let (h, p) = damaged.split_at(FRAME_HEADER_LEN);
-            assert!(!frame_is_valid(h, p), "flipping byte {i} went unnoticed");
-            assert!(!frame_bytes_are_valid(&damaged), "flipping byte {i} went unnoticed in one pass");
+            let caught = match FrameHeader::checked(&damaged, SALT) {
+                None => true,
+                Some(h) => !payload_is_valid(&h, &damaged[FRAME_HEADER_LEN..]),
+            };
+            assert!(caught, "flipping byte {i} went unnoticed");
+            if i < FRAME_HEADER_LEN {
+                assert!(FrameHeader::checked(&damaged, SALT).is_none(), "header byte {i}");
+            }
         }
     }
 
     #[test]
     fn zeros_never_parse_as_a_frame() {
         let zeros = [0u8; 64];
-        let header = FrameHeader::parse(&zeros);
-        assert!(!header.plausible(0, 64));
-        assert!(!header.plausible(1, 64));
-        assert!(!frame_is_valid(&zeros[..FRAME_HEADER_LEN], &zeros[FRAME_HEADER_LEN..33]));
+        for salt in [0, 1, SALT, u32::MAX] {
+            assert!(FrameHeader::checked(&zeros, salt).is_none());
+        }
+    }
+
+    #[test]
+    fn a_header_claiming_more_than_max_batch_size_is_not_well_formed() {
+        let mut bytes = frame(&[put(b"k", b"v")], 1);
+        bytes[12..16].copy_from_slice(&(MAX_BATCH_SIZE as u32 + 1).to_le_bytes());
+        let crc = salted_crc(SALT, &bytes[4..32]);
+        bytes[0..4].copy_from_slice(&crc.to_le_bytes());
+        let header = FrameHeader::checked(&bytes, SALT).unwrap();
+        assert!(!header.well_formed());
     }
 
     #[test]
     fn a_checksummed_frame_with_a_short_entry_is_rejected() {
-        // The CRC matches but the payload claims more bytes than it holds.
+        // The CRCs match but the payload claims more bytes than it holds.
         let mut bytes = frame(&[put(b"ab", b"")], 1);
         bytes[FRAME_HEADER_LEN + 1] = 200; // key_len
-        let mut crc = crc32fast::Hasher::new();
-        crc.update(&bytes[4..]);
-        bytes[0..4].copy_from_slice(&crc.finalize().to_le_bytes());
-        assert!(!frame_is_valid(&bytes[..FRAME_HEADER_LEN], &bytes[FRAME_HEADER_LEN..]));
+        let payload_crc = crc32fast::hash(&bytes[FRAME_HEADER_LEN..]);
+        bytes[4..8].copy_from_slice(&payload_crc.to_le_bytes());
+        let crc = salted_crc(SALT, &bytes[4..32]);
+        bytes[0..4].copy_from_slice(&crc.to_le_bytes());
+        let header = FrameHeader::checked(&bytes, SALT).unwrap();
+        assert!(!payload_is_valid(&header, &bytes[FRAME_HEADER_LEN..]));
+    }
+
+    #[test]
+    fn the_salted_crc_is_zlibs_crc32_started_from_the_salt() {
+        // zlib.crc32(b"123456789", 0x5eed1234) in Python: the value FORMAT.md's
+        // snippet relies on. Started from 0 it is the plain CRC-32.
+        assert_eq!(salted_crc(0, b"123456789"), 0xcbf4_3926);
+        assert_eq!(salted_crc(SALT, b"123456789"), crc32_python(SALT, b"123456789"));
+    }
+
+    /// zlib's crc32(data, start), bit by bit, written from its definition.
+    fn crc32_python(start: u32, data: &[u8]) -> u32 {
+        let mut crc = !start;
+        for &b in data {
+            crc ^= b as u32;
+            for _ in 0..8 {
+                crc = if crc & 1 != 0 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
+            }
+        }
+        !crc
     }
 
     #[test]
     fn segment_header_and_meta_round_trip_and_reject_damage() {
-        let header = encode_segment_header(1234);
-        assert_eq!(decode_segment_header(&header), Ok(1234));
+        let header = encode_segment_header(1234, SALT);
+        assert_eq!(decode_segment_header(&header), Ok(SegmentHeader { first_seq: 1234, salt: SALT }));
         assert!(decode_meta(&header).is_err(), "a segment header is not metadata");
         let meta = encode_meta(99);
         assert_eq!(decode_meta(&meta), Ok(99));
         for i in 0..32 {
             let mut damaged = header;
             damaged[i] ^= 0x80;
-            assert!(decode_segment_header(&damaged).is_err(), "byte {i}");
+            assert!(decode_segment_header(&damaged).is_err(), "segment header byte {i}");
+            let mut damaged = meta;
+            damaged[i] ^= 0x80;
+            assert!(decode_meta(&damaged).is_err(), "meta byte {i}");
         }
         assert!(decode_segment_header(&[0u8; 32]).is_err());
     }

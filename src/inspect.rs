@@ -2,14 +2,15 @@
 //! tools such as `walctl`: the truncation floor, every segment file, and what
 //! the recovery of a writable open would repair. Nothing here changes a file.
 
-use crate::error::{Error, Result};
-use crate::io::{Fs, OpenMode, RealFs};
+use crate::error::Result;
+use crate::io::RealFs;
 use crate::options::{Options, RecoveryMode};
 use crate::recovery;
 use crate::segment::{self, SegmentInfo};
 use std::path::{Path, PathBuf};
 
-/// The file a writer holds with an exclusive `flock` while the log is open.
+/// The file that holds the clean-close mark. (The writer holds an exclusive
+/// `flock` on the log directory itself while the log is open.)
 pub use crate::log::LOCK_FILE;
 
 /// The log in a directory as `WAL_RECOVER_TAIL` recovery finds it.
@@ -27,6 +28,8 @@ pub struct Survey {
     /// A torn write at the end of the newest segment, which a writable open
     /// cuts off.
     pub torn_tail: Option<TornTail>,
+    /// What a writable open would find and do (clean close, cut).
+    pub report: crate::recovery::OpenReport,
 }
 
 /// Bytes after the newest segment's last valid record that are not all zeros.
@@ -35,7 +38,7 @@ pub struct TornTail {
     pub path: PathBuf,
     /// Where the valid records end: the file is cut here.
     pub offset: u64,
-    /// How many bytes follow `offset`.
+    /// How many bytes of data (not zeros) follow `offset`.
     pub len: u64,
 }
 
@@ -47,9 +50,13 @@ pub fn survey(dir: &Path) -> Result<Survey> {
     let fs = RealFs;
     let opts = Options { read_only: true, recovery_mode: RecoveryMode::Tail, ..Options::default() };
     let files = segment::list_segments(&fs, dir)?;
-    let recovered = recovery::recover(&fs, dir, &opts)?;
-    let torn_tail = match (recovered.segments.last(), recovered.torn_at) {
-        (Some(newest), Some(offset)) => Some(torn_tail(&fs, &newest.path, offset)?),
+    let mark = crate::open::read_clean_mark(&fs, dir)?.and_then(|lock| lock.mark);
+    let recovered = recovery::recover(&fs, dir, &opts, mark)?;
+    let report = recovered.report;
+    let torn_tail = match recovered.segments.last() {
+        Some(newest) if report.tail_cut => {
+            Some(TornTail { path: newest.path.clone(), offset: report.cut_offset, len: report.bytes_cut })
+        }
         _ => None,
     };
     Ok(Survey {
@@ -58,12 +65,6 @@ pub fn survey(dir: &Path) -> Result<Survey> {
         segments: recovered.segments,
         last_seq: recovered.last_seq,
         torn_tail,
+        report,
     })
-}
-
-/// The torn tail recovery found at `offset` in `path`, and its length.
-fn torn_tail(fs: &dyn Fs, path: &Path, offset: u64) -> Result<TornTail> {
-    let file = fs.open(path, OpenMode::READ).map_err(|e| Error::io("open segment", path, e))?;
-    let len = file.size().map_err(|e| Error::io("stat", path, e))?;
-    Ok(TornTail { path: path.to_path_buf(), offset, len: len.saturating_sub(offset) })
 }

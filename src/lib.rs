@@ -5,12 +5,15 @@
 //! becomes `libwal.so`, `libwal.a` and `include/wal.h`. The on-disk format is
 //! described byte by byte in `docs/FORMAT.md`.
 
+mod active;
+mod commit;
 mod error;
 pub mod format;
 pub mod inspect;
 pub mod io;
 mod log;
 mod meta;
+mod open;
 mod options;
 mod reader;
 mod recovery;

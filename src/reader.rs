@@ -66,7 +66,9 @@ impl WalIter {
         }
         match self.advance() {
             Ok(Some(found)) => {
-                let payload = &self.cursor.as_ref().unwrap().frame.payload;
+                // `advance` returns a record only from the current frame.
+                let Some(cursor) = self.cursor.as_ref() else { return Ok(None) };
+                let payload = &cursor.frame.payload;
                 Ok(Some(Record {
                     seq: found.seq,
                     op: found.op,
@@ -96,7 +98,7 @@ impl WalIter {
             if self.reader.is_none() && !self.start()? {
                 return Ok(None);
             }
-            let reader = self.reader.as_mut().unwrap();
+            let Some(reader) = self.reader.as_mut() else { return Ok(None) };
             match reader.next(self.expected)? {
                 Step::Frame(frame) => {
                     self.expected = frame.header.last_seq() + 1;
@@ -118,14 +120,14 @@ impl WalIter {
     fn next_in_frame(&mut self) -> Option<Found> {
         let cursor = self.cursor.as_mut()?;
         if cursor.index >= cursor.frame.header.count {
-            let done = self.cursor.take().unwrap();
-            if let Some(reader) = self.reader.as_mut() {
+            if let (Some(done), Some(reader)) = (self.cursor.take(), self.reader.as_mut()) {
                 reader.recycle(done.frame.payload);
             }
             return None;
         }
-        let (entry, next) = format::next_entry(&cursor.frame.payload, cursor.at)
-            .expect("a checksummed frame holds its entries");
+        // The frame's entries were checked to fill its payload when it was
+        // read; a failure here would be a bug, and ends the frame.
+        let (entry, next) = format::next_entry(&cursor.frame.payload, cursor.at)?;
         let key_at = cursor.at + format::ENTRY_HEADER_LEN;
         let found = Found {
             seq: cursor.frame.header.first_seq + cursor.index as u64,
@@ -144,14 +146,14 @@ impl WalIter {
         let (segment, limit) = {
             let st = self.inner.state();
             if self.skip_upto >= st.last_seq() {
-                return Ok(false);
+                return self.at_end(&st).map(|()| false);
             }
             let want = self.skip_upto + 1;
             let holding = st.segments.partition_point(|s| s.first_seq <= want);
             let Some(segment) = holding.checked_sub(1).map(|i| st.segments[i].clone()) else {
                 return Err(truncated_while_reading(want));
             };
-            let limit = active_end(&st, segment.first_seq);
+            let limit = active_end(&st, segment.id);
             (segment, limit)
         };
         self.open_reader(&segment, limit)?;
@@ -162,10 +164,9 @@ impl WalIter {
     /// published since, or the log goes on in the next segment, or the
     /// stop is damage. Returns false at the end of the log.
     fn after_stop(&mut self, stop: Stop) -> Result<bool> {
-        let reader = self.reader.as_mut().unwrap();
-        let first_seq = reader.first_seq();
+        let Some(reader) = self.reader.as_mut() else { return Ok(false) };
         let st = self.inner.state();
-        if let Some(end) = active_end(&st, first_seq) {
+        if let Some(end) = active_end(&st, reader.info().id) {
             if end > reader.limit() {
                 reader.extend_limit(end);
                 return Ok(true);
@@ -173,37 +174,77 @@ impl WalIter {
             if stop.offset < reader.limit() {
                 return Err(damage(reader, stop, self.expected));
             }
-            return Ok(false);
+            return self.at_end(&st).map(|()| false);
         }
         // A sealed segment: it may have grown after this reader's limit was
         // taken (it was active then); read all of it.
+        let still_listed = st.segments.iter().any(|s| s.id == reader.info().id);
         let file_len = reader.file_len()?;
-        if file_len > reader.limit() && stop.offset == reader.limit() {
+        if still_listed && file_len > reader.limit() && stop.offset == reader.limit() {
             reader.extend_limit(file_len);
             return Ok(true);
         }
-        let next_index = st.segments.partition_point(|s| s.first_seq <= first_seq);
-        match st.segments.get(next_index) {
-            Some(next) if next.first_seq == self.expected => {
-                let next = next.clone();
-                let limit = active_end(&st, next.first_seq);
-                drop(st);
-                self.open_reader(&next, limit)?;
-                Ok(true)
-            }
-            Some(next) => Err(Error::corrupt(
+        let expected = self.expected;
+        // The log goes on in the next segment, which must be named after the
+        // next seq (never this one's file again, even if a new file took its
+        // name after a truncate).
+        let (first_seq, id) = (reader.first_seq(), reader.info().id);
+        let next = st.segments.iter().find(|s| s.first_seq >= first_seq && s.id != id);
+        if let Some(next) = next.filter(|s| s.first_seq == expected) {
+            let next = next.clone();
+            let limit = active_end(&st, next.id);
+            drop(st);
+            self.open_reader(&next, limit)?;
+            return Ok(true);
+        }
+        if expected <= self.inner.floor.load(Ordering::SeqCst) {
+            return Err(truncated_while_reading(expected));
+        }
+        if expected > st.last_seq() {
+            return self.at_end(&st).map(|()| false);
+        }
+        Err(match next {
+            Some(next) if next.first_seq < expected => Error::corrupt(
+                &next.path,
+                format!(
+                    "overlaps {}, which holds seqs {first_seq} to {}: a segment file that does not belong here",
+                    reader.path().display(),
+                    expected - 1
+                ),
+            ),
+            Some(next) if stop.at_end() => Error::corrupt(
+                &next.path,
+                format!(
+                    "records {expected} to {} are missing: no segment holds them ({} ends at seq {}, this one \
+                     starts at seq {})",
+                    next.first_seq - 1,
+                    reader.path().display(),
+                    expected - 1,
+                    next.first_seq
+                ),
+            ),
+            Some(next) => Error::corrupt(
                 reader.path(),
                 format!(
                     "the log breaks off at offset {} ({}) after seq {}, but the next segment starts at seq {}",
                     stop.offset,
                     stop.reason,
-                    self.expected - 1,
+                    expected - 1,
                     next.first_seq
                 ),
-            )),
-            None if self.expected > st.last_seq() => Ok(false),
-            None => Err(damage(reader, stop, self.expected)),
+            ),
+            None => damage(reader, stop, expected),
+        })
+    }
+
+    /// At the end of what is written: fine, unless the handle was poisoned
+    /// with records assigned that never reached the file.
+    fn at_end(&self, st: &crate::log::State) -> Result<()> {
+        let behind = self.expected.max(self.skip_upto + 1) <= st.last_seq();
+        if behind && self.inner.poisoned.load(Ordering::SeqCst) {
+            return Err(Error::poisoned());
         }
+        Ok(())
     }
 
     fn open_reader(&mut self, segment: &SegmentInfo, limit: Option<u64>) -> Result<()> {
@@ -222,9 +263,9 @@ impl WalIter {
     }
 }
 
-/// The published end of `first_seq`'s segment if it is the active one.
-fn active_end(st: &crate::log::State, first_seq: u64) -> Option<u64> {
-    st.active.as_ref().filter(|a| a.first_seq == first_seq).map(|a| a.end)
+/// The published end of the segment with this id if it is the active one.
+fn active_end(st: &crate::log::State, id: u64) -> Option<u64> {
+    st.active.as_ref().filter(|a| a.id == id).map(|a| a.end)
 }
 
 fn damage(reader: &SegmentReader, stop: Stop, expected: u64) -> Error {

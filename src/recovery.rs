@@ -1,25 +1,28 @@
-//! What `open` finds on disk, and what it repairs. The decision table:
+//! What `open` finds on disk, and what it repairs. The decision table
+//! (docs/FORMAT.md "Recovery rules" has it in full):
 //!
 //! | found                                                  | TAIL                | SALVAGE            |
 //! |--------------------------------------------------------|---------------------|--------------------|
 //! | segments wholly at or below the truncation floor       | deleted (leftovers of an interrupted truncate) | same |
-//! | newest segment with an all-zero header, or shorter than one | deleted (interrupted creation) | same |
+//! | newest segment empty, or header zeroed/short and nothing else in it | deleted (interrupted creation) | same |
+//! | a segment whose header is damaged (zeroed with data after it too) | CORRUPT | dropped, with all later ones |
 //! | a segment of another format version (sound header)     | CORRUPT             | CORRUPT, nothing deleted |
 //! | first segment starts above floor + 1                   | CORRUPT (missing segment) | all dropped  |
-//! | newest segment ends in a damaged frame, nothing valid after it | cut off (torn tail) | cut off  |
-//! | damaged frame, newest segment, valid frames after it but none written after a sync that reached the damage | cut off (a power loss tore unsynced writes) | cut off |
-//! | damaged frame, newest segment, a valid frame after it written after a sync that reached the damage | CORRUPT | cut there |
+//! | the clean-close mark names a newer segment than the newest | CORRUPT (the newest segment is missing) | ignored |
+//! | newest segment: a frame fails at d, and the log proves d durable (a later header's synced_end > d, or the clean-close mark's end > d) | CORRUPT | cut at d |
+//! | newest segment: a frame fails at d, nothing proves d durable, data after d | cut at d (a torn write) | cut at d |
 //! | damage or a seq gap in an older segment                | found by replay: CORRUPT | cut there, later segments dropped |
 //!
 //! TAIL reads only the newest segment, so opening a long log costs one
 //! segment; older segments are checked when a replay reads them. SALVAGE
 //! reads everything, since it must find the first damaged record.
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
+use crate::format::CleanMark;
 use crate::io::{Fs, OpenMode};
 use crate::meta;
 use crate::options::{Options, RecoveryMode};
-use crate::segment::{self, SegmentInfo, SegmentReader, Step, Stop};
+use crate::segment::{self, HeaderState, SegmentInfo, SegmentReader, Stop};
 use std::path::Path;
 
 /// What an open found and did, for `wal_open_report`.
@@ -38,8 +41,19 @@ pub struct OpenReport {
     pub salvage_dropped_from: u64,
 }
 
-/// The log as recovery left it.
-#[derive(Debug)]
+/// The newest segment as recovery found it.
+#[derive(Debug, Clone, Copy)]
+pub struct Newest {
+    /// Where its valid frames end: the next frame goes here.
+    pub end: u64,
+    /// How far the log proves it durable: the highest synced_end among
+    /// those frames, or the clean-close mark's end. The bytes after it may
+    /// never have reached the disk, even if reads return them.
+    pub proven: u64,
+    pub salt: u32,
+}
+
+/// The log as recovery found it, and the repairs a writable open applies.
 pub struct Recovered {
     /// Every seq at or below this is truncated.
     pub floor: u64,
@@ -47,45 +61,72 @@ pub struct Recovered {
     pub segments: Vec<SegmentInfo>,
     /// The highest seq assigned so far.
     pub last_seq: u64,
-    /// Where the newest segment's valid data ends (None: no segment).
-    pub newest_end: Option<u64>,
-    /// How far the newest segment was durable when its last valid frame was
-    /// written (that frame's synced_end; 0 when it has none). The bytes
-    /// after it may never have reached the disk, even if reads return them.
-    pub newest_synced: u64,
-    /// Where a torn write at the end of the newest segment starts: the
-    /// bytes from there on are not all zeros and a writable open cuts them.
-    pub torn_at: Option<u64>,
-    /// What was found and cut (clean_close is filled in by the caller).
+    /// The newest segment (None: no segment).
+    pub newest: Option<Newest>,
     pub report: OpenReport,
+    repairs: Repairs,
 }
 
 /// Changes recovery decided on, applied only by a writable open.
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct Repairs {
     /// Segments before the log's start, oldest first.
     drop_front: Vec<SegmentInfo>,
     /// Segments after the log's end, oldest first.
     drop_back: Vec<SegmentInfo>,
     cut: Option<(SegmentInfo, u64)>,
+    /// The file to cut, opened for writing by `prepare`.
+    cut_file: Option<std::sync::Arc<dyn crate::io::FsFile>>,
 }
 
-pub fn recover(fs: &dyn Fs, dir: &Path, opts: &Options) -> Result<Recovered> {
+/// Recovers the log in `dir` as its writer would, given the clean-close
+/// mark its last writer left (if any). Nothing is changed: `apply` makes
+/// the repairs. A read-only open beside a writer that truncates may find a
+/// segment gone between listing and reading it, or a floor that moved:
+/// such an attempt is made again on what the directory holds then.
+pub fn recover(fs: &dyn Fs, dir: &Path, opts: &Options, mark: Option<CleanMark>) -> Result<Recovered> {
+    if !opts.read_only {
+        return recover_once(fs, dir, opts, mark);
+    }
+    for _ in 0..READ_ONLY_ATTEMPTS {
+        let before = snapshot(fs, dir);
+        let result = recover_once(fs, dir, opts, mark);
+        let moved = result.is_err() && before.is_ok() && snapshot(fs, dir).ok() != before.ok();
+        if !moved {
+            return result;
+        }
+    }
+    recover_once(fs, dir, opts, mark)
+}
+
+/// How often a read-only open starts again when the log moved under it.
+const READ_ONLY_ATTEMPTS: usize = 100;
+
+/// What a concurrent truncate or rotation changes: the floor and the names.
+fn snapshot(fs: &dyn Fs, dir: &Path) -> Result<(u64, Vec<u64>)> {
+    let floor = meta::read_floor(fs, dir)?;
+    let names = segment::list_segments(fs, dir)?.iter().map(|s| s.first_seq).collect();
+    Ok((floor, names))
+}
+
+fn recover_once(fs: &dyn Fs, dir: &Path, opts: &Options, mark: Option<CleanMark>) -> Result<Recovered> {
     let floor = meta::read_floor(fs, dir)?;
     if floor == u64::MAX {
         return Err(Error::corrupt(&dir.join(meta::META_FILE), "the truncation floor is out of range"));
     }
     let mut segments = segment::list_segments(fs, dir)?;
     let mut repairs = Repairs::default();
+    let mut report = OpenReport::default();
 
     // Leftovers of a truncate that recorded its floor but died before deleting.
     let wholly_below = segments.iter().skip(1).take_while(|s| s.first_seq <= floor + 1).count();
     repairs.drop_front.extend(segments.drain(..wholly_below));
     if let Some(newest) = segments.last() {
-        if segment::is_unborn(fs, &newest.path)? {
-            repairs.drop_back.push(segments.pop().unwrap());
+        if segment::inspect_header(fs, newest)? == HeaderState::Unborn {
+            repairs.drop_back.extend(segments.pop());
         }
     }
+    let tail = opts.recovery_mode == RecoveryMode::Tail;
     if let Some(first) = segments.first() {
         if first.first_seq > floor + 1 {
             let missing = format!(
@@ -93,187 +134,183 @@ pub fn recover(fs: &dyn Fs, dir: &Path, opts: &Options) -> Result<Recovered> {
                 floor + 1,
                 first.first_seq - 1
             );
-            match opts.recovery_mode {
-                RecoveryMode::Tail => return Err(Error::corrupt(&first.path, missing)),
-                RecoveryMode::Salvage => repairs.drop_back.append(&mut segments),
+            if tail {
+                return Err(Error::corrupt(&first.path, missing));
             }
+            repairs.drop_back.append(&mut segments);
+            report.salvage_dropped_from = floor + 1;
         }
     }
+    let newest_name = segments.last().map_or(floor, |s| s.first_seq);
+    if let Some(mark) = mark.filter(|m| tail && m.segment.first_seq > newest_name.max(floor)) {
+        return Err(Error::corrupt(
+            &dir.join(segment::segment_name(mark.segment.first_seq)),
+            "is missing: the last writer closed the log cleanly with it as the newest segment",
+        ));
+    }
 
-    let (last_seq, newest_end, newest_synced) = match opts.recovery_mode {
-        _ if segments.is_empty() => (floor, None, 0),
-        RecoveryMode::Tail => scan_newest(fs, opts, &segments, &mut repairs)?,
-        RecoveryMode::Salvage => scan_all(fs, &mut segments, &mut repairs)?,
+    let (last_seq, newest) = match opts.recovery_mode {
+        _ if segments.is_empty() => (floor, None),
+        RecoveryMode::Tail => {
+            let newest = segments.last().unwrap_or_else(|| unreachable!("segments is not empty"));
+            scan_newest(fs, opts, newest, mark, &mut repairs, &mut report)?
+        }
+        RecoveryMode::Salvage => scan_all(fs, &mut segments, &mut repairs, &mut report)?,
     };
-    let mut recovered =
-        Recovered {
-        floor,
-        segments,
-        last_seq: last_seq.max(floor),
-        newest_end,
-        newest_synced,
-        torn_at: None,
-        report: OpenReport::default(),
+    report.clean_close = match (mark, segments.last(), newest) {
+        (Some(mark), Some(seg), Some(n)) => mark.segment.first_seq == seg.first_seq && mark.segment.salt == n.salt,
+        _ => false,
     };
-    if newest_end.is_some() && last_seq <= floor {
+    let mut recovered = Recovered { floor, segments, last_seq: last_seq.max(floor), newest, report, repairs };
+    if recovered.newest.is_some() && last_seq <= floor {
         // Every record left is truncated: a truncate died before deleting.
-        repairs.drop_front.append(&mut recovered.segments);
-        repairs.cut = None;
-        recovered.newest_end = None;
-    }
-    recovered.torn_at = repairs.cut.as_ref().map(|(_, at)| *at);
-    if let Some((seg, at)) = &repairs.cut {
-        let len = fs.open(&seg.path, OpenMode::READ).and_then(|f| f.size()).map_err(|e| Error::io("stat", &seg.path, e))?;
-        recovered.report = OpenReport { tail_cut: true, cut_offset: *at, bytes_cut: len.saturating_sub(*at), ..recovered.report };
-    }
-    if !opts.read_only {
-        apply(fs, dir, opts, repairs)?;
+        recovered.repairs.drop_front.append(&mut recovered.segments);
+        recovered.repairs.cut = None;
+        recovered.newest = None;
     }
     Ok(recovered)
 }
 
-/// Reads frames until the first one that is not whole and valid; returns
-/// the seq expected there, the stop, and the last frame's synced_end (0: none).
-fn read_to_stop(reader: &mut SegmentReader, mut expected: u64) -> Result<(u64, Stop, u64)> {
-    let mut synced = 0;
-    loop {
-        match reader.next(expected)? {
-            Step::Frame(frame) => {
-                expected = frame.header.last_seq() + 1;
-                synced = frame.header.synced_end;
-                reader.recycle(frame.payload);
-            }
-            Step::Stop(stop) => return Ok((expected, stop, synced)),
-        }
-    }
-}
-
-/// TAIL: the end of the log is the end of the newest segment's valid frames,
-/// provided nothing valid follows the point where they stop.
+/// TAIL: the end of the log is where the newest segment's valid frames
+/// stop, provided nothing the log proves durable lies there or after.
 fn scan_newest(
     fs: &dyn Fs,
     opts: &Options,
-    segments: &[SegmentInfo],
+    newest: &SegmentInfo,
+    mark: Option<CleanMark>,
     repairs: &mut Repairs,
-) -> Result<(u64, Option<u64>, u64)> {
-    let newest = segments.last().unwrap();
+    report: &mut OpenReport,
+) -> Result<(u64, Option<Newest>)> {
     let mut reader = SegmentReader::open(fs, newest, None)?;
+    let marked_end = mark.filter(|m| m.segment.first_seq == newest.first_seq && m.segment.salt == reader.salt());
     let mut expected = reader.first_seq();
-    let mut synced = 0;
     loop {
-        let (next, stop, last_synced) = read_to_stop(&mut reader, expected)?;
-        expected = next;
-        synced = synced.max(last_synced);
-        let (witness, has_data) = durable_witness(&mut reader, stop.offset, expected)?;
-        let Some((at, synced_end)) = witness else {
-            if has_data {
-                repairs.cut = Some((newest.clone(), stop.offset));
-            }
-            return Ok((expected - 1, Some(stop.offset), synced));
-        };
-        // Beside a read-only open a writer may be appending: the frame that
-        // looked torn may have been half-written then and whole now. Read
-        // again from there; only damage that stays put is corruption.
-        reader.seek(stop.offset);
-        if opts.read_only {
-            reader.refresh()?;
-            if let Step::Frame(frame) = reader.next(expected)? {
-                expected = frame.header.last_seq() + 1;
-                continue;
-            }
+        let stop = read_to_stop(&mut reader, &mut expected)?;
+        let d = stop.offset;
+        if let Some(mark) = marked_end.filter(|m| m.end > d) {
+            return Err(damage_error(newest, stop, expected, format!(
+                "the last writer closed the log cleanly when it was durable up to offset {}, so the damage is \
+                 not an interrupted write",
+                mark.end
+            )));
         }
-        return Err(Error::corrupt(
-            &newest.path,
-            format!(
-                "damaged record at offset {} ({}), expected seq {expected}; the record at offset {at} was written \
-                 after the log was durable up to offset {synced_end}, so the damage is not an interrupted write; \
-                 WAL_RECOVER_SALVAGE keeps every record before it",
-                stop.offset, stop.reason
-            ),
-        ));
+        let data_end = reader.data_end(d)?;
+        if data_end > d {
+            if let Some(witness) = reader.find_witness(d, expected, data_end)? {
+                // Beside a read-only open a writer may be appending: the
+                // frame that looked torn may have been half-written then and
+                // whole now. Read again from there; only damage that stays
+                // put is corruption.
+                if opts.read_only {
+                    reader.seek(d);
+                    reader.refresh()?;
+                    if let Ok(next) = reader.skip(expected)? {
+                        expected = next;
+                        continue;
+                    }
+                }
+                return Err(damage_error(newest, stop, expected, format!(
+                    "the frame at offset {} was written after the log was durable up to offset {}, so the damage \
+                     is not an interrupted write",
+                    witness.offset, witness.synced_end
+                )));
+            }
+            repairs.cut = Some((newest.clone(), d));
+            *report = OpenReport { tail_cut: true, cut_offset: d, bytes_cut: data_end - d, ..*report };
+        }
+        let proven = reader.proven().max(marked_end.map_or(0, |m| m.end)).min(d);
+        let found = Newest { end: d, proven, salt: reader.salt() };
+        return Ok((expected - 1, Some(found)));
     }
 }
 
-/// Looks at the valid frames after `damage`, a point where reading stopped,
-/// for one that proves the bytes there had been made durable: a frame whose
-/// synced_end lies past `damage` was written after an fdatasync covered
-/// them, so a power loss cannot have lost them. Returns that frame's offset
-/// and synced_end, or None: every byte from `damage` on may have been in
-/// flight when the power went, a torn write, not damage. Also says whether
-/// any byte from `damage` on is not zero.
-fn durable_witness(reader: &mut SegmentReader, damage: u64, min_seq: u64) -> Result<(Option<(u64, u64)>, bool)> {
-    let first = reader.scan_tail(damage, min_seq)?;
-    let mut found = first.valid_frame_at;
-    while let Some((at, header)) = found {
-        // Follow the run of frames that starts there.
-        reader.seek(at);
-        let mut expected = header.first_seq;
-        loop {
-            let offset = reader.position();
-            match reader.next(expected)? {
-                Step::Frame(frame) if frame.header.synced_end > damage => {
-                    return Ok((Some((offset, frame.header.synced_end)), first.has_data));
-                }
-                Step::Frame(frame) => expected = frame.header.last_seq() + 1,
-                Step::Stop(stop) => {
-                    found = reader.scan_tail(stop.offset, expected)?.valid_frame_at;
-                    break;
-                }
-            }
-        }
-    }
-    Ok((None, first.has_data))
+fn damage_error(segment: &SegmentInfo, stop: Stop, expected: u64, why: String) -> Error {
+    Error::corrupt(
+        &segment.path,
+        format!(
+            "damaged record at offset {} ({}), expected seq {expected}; {why}; WAL_RECOVER_SALVAGE keeps every \
+             record before it",
+            stop.offset, stop.reason
+        ),
+    )
 }
 
-/// SALVAGE: read from the first segment; at the first damaged record or gap,
-/// keep what came before and drop everything after.
-fn scan_all(fs: &dyn Fs, segments: &mut Vec<SegmentInfo>, repairs: &mut Repairs) -> Result<(u64, Option<u64>, u64)> {
+/// Checks frames until the first one that is not whole and valid; leaves
+/// in `expected` the seq expected there.
+fn read_to_stop(reader: &mut SegmentReader, expected: &mut u64) -> Result<Stop> {
+    loop {
+        match reader.skip(*expected)? {
+            Ok(next) => *expected = next,
+            Err(stop) => return Ok(stop),
+        }
+    }
+}
+
+/// SALVAGE: read from the first segment; at the first damaged record, bad
+/// header or gap, keep what came before and drop everything after.
+fn scan_all(
+    fs: &dyn Fs,
+    segments: &mut Vec<SegmentInfo>,
+    repairs: &mut Repairs,
+    report: &mut OpenReport,
+) -> Result<(u64, Option<Newest>)> {
     let mut expected = segments[0].first_seq;
-    // The last segment read, where its valid frames stop, and the last one's synced_end.
-    let mut kept: Option<(SegmentReader, Stop, u64)> = None;
+    // The last segment read and where its valid frames stop.
+    let mut kept: Option<(SegmentReader, Stop)> = None;
     let mut i = 0;
     while i < segments.len() {
-        let Some(mut reader) = open_for_salvage(fs, &segments[i])? else { break };
-        let (next, stop, synced) = read_to_stop(&mut reader, expected)?;
-        expected = next;
-        kept = Some((reader, stop, synced));
+        if !matches!(segment::inspect_header(fs, &segments[i])?, HeaderState::Sound(_)) {
+            break; // a damaged header: the log ends before this segment
+        }
+        let mut reader = SegmentReader::open(fs, &segments[i], None)?;
+        let stop = read_to_stop(&mut reader, &mut expected)?;
+        kept = Some((reader, stop));
         i += 1;
         if segments.get(i).is_some_and(|s| s.first_seq != expected) {
             break; // damage or a missing segment: the log ends here
         }
     }
+    let mut dropped = i < segments.len();
     repairs.drop_back.extend(segments.drain(i..));
-    let Some((mut reader, stop, synced)) = kept else {
-        return Ok((expected - 1, None, 0));
+    let Some((mut reader, stop)) = kept else {
+        report.salvage_dropped_from = expected;
+        return Ok((expected - 1, None));
     };
-    if reader.scan_tail(stop.offset, 0)?.has_data {
-        repairs.cut = Some((segments.last().unwrap().clone(), stop.offset));
+    let data_end = reader.data_end(stop.offset)?;
+    if data_end > stop.offset {
+        repairs.cut = Some((reader.info().clone(), stop.offset));
+        *report = OpenReport { tail_cut: true, cut_offset: stop.offset, bytes_cut: data_end - stop.offset, ..*report };
+        dropped = true;
     }
-    Ok((expected - 1, Some(stop.offset), synced))
+    if dropped {
+        report.salvage_dropped_from = expected;
+    }
+    Ok((expected - 1, Some(Newest { end: stop.offset, proven: reader.proven(), salt: reader.salt() })))
 }
 
-/// A segment's reader, or None when its header is damaged (the log ends
-/// before it). A segment of another format version is not damage: it is
-/// refused, never "repaired".
-fn open_for_salvage(fs: &dyn Fs, segment: &SegmentInfo) -> Result<Option<SegmentReader>> {
-    match SegmentReader::open(fs, segment, None) {
-        Ok(reader) => Ok(Some(reader)),
-        Err(e) if e.kind() == ErrorKind::Corrupt => match segment::foreign_version(fs, &segment.path)? {
-            Some(version) => Err(segment::foreign_version_error(&segment.path, version)),
-            None => Ok(None),
-        },
-        Err(e) => Err(e),
+/// Opens the segment to cut for writing, before anything changes: a repair
+/// the process may not make is refused with nothing changed on disk.
+pub fn prepare(fs: &dyn Fs, recovered: &mut Recovered) -> Result<()> {
+    if let Some((seg, _)) = &recovered.repairs.cut {
+        let file = fs.open(&seg.path, OpenMode::WRITE).map_err(|e| Error::io("open segment", &seg.path, e))?;
+        recovered.repairs.cut_file = Some(file);
     }
+    Ok(())
 }
 
 /// Applies the repairs in an order that leaves a sound log if the process
 /// dies half-way: the segments after the end go first, newest first (what
 /// is left is a prefix of the log), then the cut, then the segments before
 /// the start, oldest first (what is left is a suffix).
-fn apply(fs: &dyn Fs, dir: &Path, opts: &Options, repairs: Repairs) -> Result<()> {
+pub fn apply(fs: &dyn Fs, dir: &Path, opts: &Options, recovered: &mut Recovered) -> Result<()> {
+    let repairs = std::mem::take(&mut recovered.repairs);
     remove_segments(fs, dir, repairs.drop_back.iter().rev())?;
     if let Some((seg, at)) = &repairs.cut {
-        cut_segment(fs, &seg.path, *at, opts.preallocate.then_some(opts.segment_size))?;
+        let file = match repairs.cut_file {
+            Some(file) => file,
+            None => fs.open(&seg.path, OpenMode::WRITE).map_err(|e| Error::io("open segment", &seg.path, e))?,
+        };
+        cut_segment(&*file, &seg.path, *at, opts.preallocate.then_some(opts.segment_size))?;
     }
     remove_segments(fs, dir, repairs.drop_front.iter())?;
     meta::remove_stale_tmp(fs, dir)
@@ -293,8 +330,7 @@ fn remove_segments<'a>(fs: &dyn Fs, dir: &Path, segments: impl Iterator<Item = &
 
 /// Cuts a segment at `at`: everything from there on becomes zeros (or is gone),
 /// so a later append lands right after the last valid record.
-fn cut_segment(fs: &dyn Fs, path: &Path, at: u64, preallocate: Option<u64>) -> Result<()> {
-    let file = fs.open(path, OpenMode::WRITE).map_err(|e| Error::io("open segment", path, e))?;
+fn cut_segment(file: &dyn crate::io::FsFile, path: &Path, at: u64, preallocate: Option<u64>) -> Result<()> {
     file.set_len(at).map_err(|e| Error::io("cut the damaged tail of", path, e))?;
     if let Some(len) = preallocate {
         file.allocate(len).map_err(|e| Error::io("preallocate", path, e))?;

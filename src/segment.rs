@@ -4,26 +4,38 @@
 //! digits, so that name order is log order: `00000000000000000001.wal`.
 
 use crate::error::{Error, Result};
-use crate::format::{self, FrameHeader, FRAME_HEADER_LEN, MIN_FRAME_LEN, SEGMENT_HEADER_LEN};
+use crate::format::{self, FrameHeader, SegmentHeader, ENTRY_HEADER_LEN, FRAME_HEADER_LEN, SEGMENT_HEADER_LEN};
 use crate::io::{read_full_at, Fs, FsFile, OpenMode};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 const SUFFIX: &str = ".wal";
 const DIGITS: usize = 20;
-/// How much a reader fetches at a time.
-const READ_CHUNK: usize = 256 << 10;
+/// How much a reader fetches at a time; also the most it holds for any
+/// check of a frame that it does not hand out.
+pub(crate) const READ_CHUNK: usize = 256 << 10;
 
 pub fn segment_name(first_seq: u64) -> String {
     format!("{first_seq:0DIGITS$}{SUFFIX}")
 }
 
-/// A segment file in the directory, known by its name.
+/// A segment file in the directory, known by its name, and by an id that
+/// no other file gets in this process: a file created later under the same
+/// name (after a truncate removed the first) is another segment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SegmentInfo {
     pub first_seq: u64,
     pub path: PathBuf,
+    pub id: u64,
+}
+
+impl SegmentInfo {
+    pub fn new(first_seq: u64, path: PathBuf) -> SegmentInfo {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        SegmentInfo { first_seq, path, id: NEXT_ID.fetch_add(1, Ordering::Relaxed) }
+    }
 }
 
 /// The segment files of `dir`, in log order. A `*.wal` file whose name is
@@ -38,7 +50,7 @@ pub fn list_segments(fs: &dyn Fs, dir: &Path) -> Result<Vec<SegmentInfo>> {
         // 20 ASCII digits are valid UTF-8 and parse unless they pass u64::MAX.
         let first_seq = digits.then(|| std::str::from_utf8(stem).ok()?.parse::<u64>().ok()).flatten();
         match first_seq {
-            Some(first_seq) if first_seq > 0 => segments.push(SegmentInfo { first_seq, path }),
+            Some(first_seq) if first_seq > 0 => segments.push(SegmentInfo::new(first_seq, path)),
             _ => return Err(Error::corrupt(&path, "is not a segment name (20 digits + .wal)")),
         }
     }
@@ -46,25 +58,45 @@ pub fn list_segments(fs: &dyn Fs, dir: &Path) -> Result<Vec<SegmentInfo>> {
     Ok(segments)
 }
 
+/// A new segment's salt: random, so that no frame of another segment (or
+/// of an earlier file at the same name) checks out in this one.
+pub fn new_salt() -> u32 {
+    let mut salt = [0u8; 4];
+    // SAFETY: getrandom writes at most 4 bytes into a 4-byte buffer.
+    let n = unsafe { libc::getrandom(salt.as_mut_ptr().cast(), salt.len(), libc::GRND_NONBLOCK) };
+    if n == 4 {
+        return u32::from_le_bytes(salt);
+    }
+    // No entropy yet (early boot): the time, the process and a counter
+    // still differ from any earlier segment's.
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let mixed = (nanos as u64) ^ ((std::process::id() as u64) << 32) ^ COUNT.fetch_add(1, Ordering::Relaxed);
+    (mixed ^ (mixed >> 32)) as u32
+}
+
+/// A segment just created.
+pub struct Created {
+    pub file: Arc<dyn FsFile>,
+    pub info: SegmentInfo,
+    pub salt: u32,
+}
+
 /// Creates a segment whose first record will be `first_seq`: reserves its
 /// space, writes and syncs its header, and syncs the directory, so that a
 /// crash leaves either no file, an all-zero one, or a valid empty segment.
-pub fn create_segment(
-    fs: &dyn Fs,
-    dir: &Path,
-    first_seq: u64,
-    preallocate: Option<u64>,
-) -> Result<(Arc<dyn FsFile>, PathBuf)> {
+pub fn create_segment(fs: &dyn Fs, dir: &Path, first_seq: u64, preallocate: Option<u64>) -> Result<Created> {
     let path = dir.join(segment_name(first_seq));
     let file = fs.open(&path, OpenMode::CREATE_NEW).map_err(|e| Error::io("create segment", &path, e))?;
     if let Some(len) = preallocate {
         file.allocate(len).map_err(|e| Error::io("preallocate", &path, e))?;
     }
-    let header = format::encode_segment_header(first_seq);
+    let salt = new_salt();
+    let header = format::encode_segment_header(first_seq, salt);
     file.write_all_at(&header, 0).map_err(|e| Error::io("write segment header of", &path, e))?;
     file.sync_data().map_err(|e| Error::io("fdatasync", &path, e))?;
     sync_dir(fs, dir)?;
-    Ok((file, path))
+    Ok(Created { file, info: SegmentInfo::new(first_seq, path), salt })
 }
 
 /// Makes a directory's entries (files created, renamed, deleted) durable.
@@ -72,37 +104,82 @@ pub fn sync_dir(fs: &dyn Fs, dir: &Path) -> Result<()> {
     fs.sync_dir(dir).map_err(|e| Error::io("fsync directory", dir, e))
 }
 
-/// True for a segment whose creation was interrupted before its header
-/// reached the disk: shorter than a header (it is written in one call, so
-/// only a crash leaves less) or with an all-zero header.
-pub fn is_unborn(fs: &dyn Fs, path: &Path) -> Result<bool> {
-    let header = read_header(fs, path)?;
-    Ok(header.len() < SEGMENT_HEADER_LEN || header.iter().all(|&b| b == 0))
+/// What a segment's first 32 bytes say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeaderState {
+    Sound(SegmentHeader),
+    /// Shorter than a header, or an all-zero header with nothing but zeros
+    /// after it: a creation interrupted before its header was durable (the
+    /// header is written in one call and synced before any frame).
+    Unborn,
+    /// Not a header this libwal can read: why.
+    Damaged(String),
 }
 
-/// The format version of a segment written by another version of libwal
-/// (a sound header with a version other than ours), if it is one.
-pub fn foreign_version(fs: &dyn Fs, path: &Path) -> Result<Option<u32>> {
-    let header = read_header(fs, path)?;
-    Ok(format::segment_header_version(&header).filter(|&v| v != format::FORMAT_VERSION))
+/// Reads and checks the header of `info`. A sound header of another format
+/// version, or another program's (another magic), is refused here, never
+/// reported as damage: it must not be "repaired".
+pub fn inspect_header(fs: &dyn Fs, info: &SegmentInfo) -> Result<HeaderState> {
+    let path = &info.path;
+    let file = fs.open(path, OpenMode::READ).map_err(|e| Error::io("open segment", path, e))?;
+    let mut header = [0u8; SEGMENT_HEADER_LEN];
+    let n = read_full_at(&*file, &mut header, 0).map_err(|e| Error::io("read", path, e))?;
+    let header = &header[..n];
+    if n < SEGMENT_HEADER_LEN {
+        // No room for a record: the header's one write did not finish.
+        return Ok(HeaderState::Unborn);
+    }
+    if all_zero(header) {
+        let len = file.size().map_err(|e| Error::io("stat", path, e))?;
+        return Ok(match last_data_byte(&*file, path, n as u64, len)? {
+            None => HeaderState::Unborn,
+            Some(at) => HeaderState::Damaged(format!(
+                "its header is zeroed but the file holds data (a non-zero byte at offset {at})"
+            )),
+        });
+    }
+    if let Some(version) = format::segment_header_version(header).filter(|&v| v != format::FORMAT_VERSION) {
+        return Err(foreign_version_error(path, version));
+    }
+    match format::decode_segment_header(header) {
+        Ok(sound) if sound.first_seq == info.first_seq => Ok(HeaderState::Sound(sound)),
+        Ok(sound) => Ok(HeaderState::Damaged(format!(
+            "segment header says its first seq is {}, its name says {}",
+            sound.first_seq, info.first_seq
+        ))),
+        Err(why) => Ok(HeaderState::Damaged(format!("bad segment header: {why}"))),
+    }
 }
 
 pub fn foreign_version_error(path: &Path, version: u32) -> Error {
     if version == format::NOT_A_SEGMENT {
         return Error::corrupt(path, "is not a libwal segment: its header has a valid checksum but another magic");
     }
+    let hint = if version == 2 {
+        " (libwal 0.1): convert the log with `walctl upgrade DIR` (it keeps the version 2 files aside)"
+    } else {
+        ": open it with the libwal that wrote it"
+    };
     Error::corrupt(
         path,
-        format!("written in format version {version}; this libwal reads version {}", format::FORMAT_VERSION),
+        format!("written in format version {version}; this libwal reads version {}{hint}", format::FORMAT_VERSION),
     )
 }
 
-fn read_header(fs: &dyn Fs, path: &Path) -> Result<Vec<u8>> {
-    let file = fs.open(path, OpenMode::READ).map_err(|e| Error::io("open segment", path, e))?;
-    let mut header = vec![0u8; SEGMENT_HEADER_LEN];
-    let n = read_full_at(&*file, &mut header, 0).map_err(|e| Error::io("read", path, e))?;
-    header.truncate(n);
-    Ok(header)
+/// The offset of the last non-zero byte of `file` in `from..to`, if any.
+fn last_data_byte(file: &dyn FsFile, path: &Path, from: u64, to: u64) -> Result<Option<u64>> {
+    let mut buf = vec![0u8; (to.saturating_sub(from) as usize).min(READ_CHUNK)];
+    let mut end = to;
+    while end > from {
+        let start = end.saturating_sub(READ_CHUNK as u64).max(from);
+        let want = (end - start) as usize;
+        let n = read_full_at(file, &mut buf[..want], start).map_err(|e| Error::io("read", path, e))?;
+        if let Some(i) = buf[..n].iter().rposition(|&b| b != 0) {
+            return Ok(Some(start + i as u64));
+        }
+        end = start;
+    }
+    Ok(None)
 }
 
 /// One frame read back: its header and its checked payload.
@@ -120,33 +197,46 @@ pub struct Stop {
     pub reason: &'static str,
 }
 
+const END_OF_DATA: &str = "end of data";
+const ZEROS: &str = "zeros where a frame should start";
+
+impl Stop {
+    /// The data ends here (the end of the file or of what may be read, or
+    /// zeros): nothing that was a frame failed its checks.
+    pub fn at_end(&self) -> bool {
+        self.reason == END_OF_DATA || self.reason == ZEROS
+    }
+}
+
 #[derive(Debug)]
 pub enum Step {
     Frame(Frame),
     Stop(Stop),
 }
 
-/// What lies after the point where reading stopped.
+/// A frame's header that a later writer wrote after an fdatasync covered
+/// the bytes at some earlier offset: where it is and what it says was durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Tail {
-    /// The first valid frame with a seq at or past the one expected: its
-    /// offset and header.
-    pub valid_frame_at: Option<(u64, FrameHeader)>,
-    /// Whether any byte from the stop point on is not zero.
-    pub has_data: bool,
+pub struct Witness {
+    pub offset: u64,
+    pub synced_end: u64,
 }
 
-/// Reads the frames of one segment in order, up to `limit` bytes.
+/// Reads the frames of one segment in order, up to `limit` bytes. Sync
+/// marks are read like frames and skipped; the highest `synced_end` of
+/// everything read is kept (`proven`).
 pub struct SegmentReader {
     file: Arc<dyn FsFile>,
-    path: PathBuf,
-    first_seq: u64,
+    info: SegmentInfo,
+    salt: u32,
     pos: u64,
     limit: u64,
     buf: Vec<u8>,
     buf_off: u64,
     /// A payload buffer handed back by `recycle`, reused by the next frame.
     spare: Vec<u8>,
+    /// The highest synced_end of the frames and marks read so far.
+    proven: u64,
 }
 
 impl SegmentReader {
@@ -158,36 +248,50 @@ impl SegmentReader {
         let len = file.size().map_err(|e| Error::io("stat", path, e))?;
         let mut header = [0u8; SEGMENT_HEADER_LEN];
         let n = read_full_at(&*file, &mut header, 0).map_err(|e| Error::io("read", path, e))?;
-        let first_seq = format::decode_segment_header(&header[..n]).map_err(|why| {
-            match format::segment_header_version(&header[..n]) {
-                Some(version) if version != format::FORMAT_VERSION => foreign_version_error(path, version),
-                _ => Error::corrupt(path, format!("bad segment header: {why}")),
-            }
-        })?;
-        if first_seq != info.first_seq {
+        let header = &header[..n];
+        if let Some(version) = format::segment_header_version(header).filter(|&v| v != format::FORMAT_VERSION) {
+            return Err(foreign_version_error(path, version));
+        }
+        let sound =
+            format::decode_segment_header(header).map_err(|why| Error::corrupt(path, format!("bad segment header: {why}")))?;
+        if sound.first_seq != info.first_seq {
             return Err(Error::corrupt(
                 path,
-                format!("segment header says its first seq is {first_seq}, its name says {}", info.first_seq),
+                format!("segment header says its first seq is {}, its name says {}", sound.first_seq, info.first_seq),
             ));
         }
         Ok(SegmentReader {
             file,
-            path: path.clone(),
-            first_seq,
+            info: info.clone(),
+            salt: sound.salt,
             pos: SEGMENT_HEADER_LEN as u64,
             limit: limit.unwrap_or(len).max(SEGMENT_HEADER_LEN as u64),
             buf: Vec::new(),
             buf_off: 0,
             spare: Vec::new(),
+            proven: 0,
         })
     }
 
+    pub fn info(&self) -> &SegmentInfo {
+        &self.info
+    }
+
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.info.path
     }
 
     pub fn first_seq(&self) -> u64 {
-        self.first_seq
+        self.info.first_seq
+    }
+
+    pub fn salt(&self) -> u32 {
+        self.salt
+    }
+
+    /// The highest synced_end of the frames and sync marks read so far.
+    pub fn proven(&self) -> u64 {
+        self.proven
     }
 
     /// Offset of the next frame.
@@ -201,7 +305,7 @@ impl SegmentReader {
 
     /// The segment file's current length.
     pub fn file_len(&self) -> Result<u64> {
-        self.file.size().map_err(|e| Error::io("stat", &self.path, e))
+        self.file.size().map_err(|e| Error::io("stat", self.path(), e))
     }
 
     /// Forgets what was read ahead and reads up to the file's current size:
@@ -223,107 +327,138 @@ impl SegmentReader {
         self.limit = self.limit.max(limit);
     }
 
-    /// The next frame if it is whole, checksummed and carries `expected_seq`;
-    /// otherwise where and why reading stops (the reader stays there).
+    /// The next frame if it is whole, checksummed and carries `expected_seq`
+    /// (sync marks before it are skipped); otherwise where and why reading
+    /// stops (the reader stays there).
     pub fn next(&mut self, expected_seq: u64) -> Result<Step> {
-        let room = self.limit - self.pos;
-        let pos = self.pos;
-        let stop = |reason| Ok(Step::Stop(Stop { offset: pos, reason }));
+        loop {
+            let header = match self.next_header(expected_seq)? {
+                Ok(header) => header,
+                Err(stop) => return Ok(Step::Stop(stop)),
+            };
+            if header.is_sync_mark() {
+                self.advance(&header);
+                continue;
+            }
+            let Some(payload) = self.checked_payload(self.pos, &header, true)? else {
+                return Ok(Step::Stop(Stop { offset: self.pos, reason: "payload checksum mismatch" }));
+            };
+            let frame = Frame { header, payload, offset: self.pos };
+            self.advance(&header);
+            return Ok(Step::Frame(frame));
+        }
+    }
+
+    /// Like `next`, but checks the frame without handing out its payload
+    /// (a large one is checked in bounded chunks): the seq the frame after
+    /// it must carry, or the stop.
+    pub fn skip(&mut self, expected_seq: u64) -> Result<std::result::Result<u64, Stop>> {
+        loop {
+            let header = match self.next_header(expected_seq)? {
+                Ok(header) => header,
+                Err(stop) => return Ok(Err(stop)),
+            };
+            if !header.is_sync_mark() && self.checked_payload(self.pos, &header, false)?.is_none() {
+                return Ok(Err(Stop { offset: self.pos, reason: "payload checksum mismatch" }));
+            }
+            self.advance(&header);
+            if !header.is_sync_mark() {
+                return Ok(Ok(header.next_seq()));
+            }
+        }
+    }
+
+    fn advance(&mut self, header: &FrameHeader) {
+        self.proven = self.proven.max(header.synced_end);
+        self.pos += header.frame_len();
+    }
+
+    /// The checked header of the frame at the reader's position, or the stop.
+    fn next_header(&mut self, expected_seq: u64) -> Result<std::result::Result<FrameHeader, Stop>> {
+        let (pos, room, salt) = (self.pos, self.limit - self.pos, self.salt);
+        let stop = |reason| Ok(Err(Stop { offset: pos, reason }));
         if room == 0 {
-            return stop("end of data");
+            return stop(END_OF_DATA);
         }
         if room < FRAME_HEADER_LEN as u64 {
             return stop("incomplete frame header");
         }
-        let Ok(header_bytes) = <[u8; FRAME_HEADER_LEN]>::try_from(self.fetch(self.pos, FRAME_HEADER_LEN)?) else {
+        let bytes = self.fetch(pos, FRAME_HEADER_LEN)?;
+        if bytes.len() < FRAME_HEADER_LEN {
             return stop("the file ends inside a frame header");
-        };
-        let header = FrameHeader::parse(&header_bytes);
-        if header_bytes.iter().all(|&b| b == 0) {
-            return stop("zeros where a frame should start");
         }
-        if !header.plausible(expected_seq, room) {
-            return stop(if header.first_seq != expected_seq {
-                "frame header with an unexpected seq"
-            } else {
-                "frame header with an impossible count or length"
-            });
+        if all_zero(bytes) {
+            return stop(ZEROS);
         }
-        let Some(payload) = self.checked_payload(self.pos, &header_bytes, &header)? else {
-            return stop("frame checksum mismatch");
+        let Some(header) = FrameHeader::checked(bytes, salt) else {
+            return stop("frame header checksum mismatch");
         };
-        let frame = Frame { header, payload, offset: self.pos };
-        self.pos += header.frame_len();
-        Ok(Step::Frame(frame))
+        if header.first_seq != expected_seq {
+            return stop("frame header with an unexpected seq");
+        }
+        if !header.well_formed() || header.frame_len() > room || header.synced_end > pos {
+            return stop("frame header with an impossible count, length or synced end");
+        }
+        Ok(Ok(header))
     }
 
-    /// Looks at everything from `from` to the limit: is there a valid frame
-    /// carrying `min_seq` or later (so the damage at `from` is not a torn
-    /// tail), and is there any non-zero byte at all?
-    pub fn scan_tail(&mut self, from: u64, min_seq: u64) -> Result<Tail> {
-        let mut tail = Tail { valid_frame_at: None, has_data: false };
-        let max_seq = min_seq.saturating_add((self.limit - from) / MIN_FRAME_LEN + 1);
-        let mut at = from;
-        while at < self.limit {
-            let chunk = self.fetch(at, READ_CHUNK)?;
-            let (len, has_data) = (chunk.len(), !all_zero(chunk));
-            if len == 0 {
-                break; // the file is shorter than the limit
+    /// Everything from `from` to the limit: the offset just past its last
+    /// non-zero byte (`from` when it is all zeros).
+    pub fn data_end(&mut self, from: u64) -> Result<u64> {
+        Ok(last_data_byte(&*self.file, self.path(), from, self.limit)?.map_or(from, |at| at + 1))
+    }
+
+    /// Looks at every offset after `damage` (a point where reading stopped,
+    /// expecting `min_seq`) up to `data_end` for the header of a frame or
+    /// sync mark whose synced_end lies past `damage`: the writer wrote it
+    /// after an fdatasync had made the bytes at `damage` durable, so what
+    /// is wrong there is damage, not a write a power loss tore. Only the
+    /// header is needed: its salted checksum says this segment's writer
+    /// wrote it, whatever became of its payload.
+    pub fn find_witness(&mut self, damage: u64, min_seq: u64, data_end: u64) -> Result<Option<Witness>> {
+        // A header may end in zero bytes (the high bytes of its synced_end):
+        // it can start up to a header's length before the data's end.
+        let end = data_end.saturating_add(FRAME_HEADER_LEN as u64).min(self.limit);
+        let salt = self.salt;
+        let mut at = damage + 1;
+        while at + FRAME_HEADER_LEN as u64 <= end {
+            let want = ((end - at) as usize).min(READ_CHUNK);
+            let chunk = self.fetch(at, want)?;
+            if chunk.len() < FRAME_HEADER_LEN {
+                break;
             }
-            let more_follows = at + (len as u64) < self.limit;
-            // A header starting in the last 23 bytes crosses into the next
-            // chunk: leave those starts to the next round.
-            let starts = if more_follows { len.saturating_sub(FRAME_HEADER_LEN - 1).max(1) } else { len };
-            if has_data {
-                tail.has_data = true;
-                for i in 0..starts {
-                    let offset = at + i as u64;
-                    if let Some(header) = self.valid_frame_at(offset, min_seq, max_seq)? {
-                        tail.valid_frame_at = Some((offset, header));
-                        return Ok(tail);
-                    }
+            let starts = chunk.len() - FRAME_HEADER_LEN + 1;
+            for i in 0..starts {
+                let offset = at + i as u64;
+                let bytes = &chunk[i..i + FRAME_HEADER_LEN];
+                // Cheap filters first: the synced_end a witness must carry.
+                let mut synced = [0u8; 8];
+                synced.copy_from_slice(&bytes[24..32]);
+                let synced_end = u64::from_le_bytes(synced);
+                if synced_end <= damage || synced_end > offset {
+                    continue;
+                }
+                let Some(header) = FrameHeader::checked(bytes, salt) else { continue };
+                // Each seq takes at least an entry header between the two.
+                let max_seq = min_seq.saturating_add((offset - damage) / ENTRY_HEADER_LEN as u64 + 1);
+                if header.well_formed() && header.first_seq >= min_seq && header.first_seq <= max_seq {
+                    return Ok(Some(Witness { offset, synced_end }));
                 }
             }
             at += starts as u64;
         }
-        Ok(tail)
-    }
-
-    /// The header of the frame at `offset` if it is whole and valid and its
-    /// first seq lies in `min_seq..=max_seq`.
-    fn valid_frame_at(&mut self, offset: u64, min_seq: u64, max_seq: u64) -> Result<Option<FrameHeader>> {
-        let room = self.limit - offset;
-        if room < MIN_FRAME_LEN {
-            return Ok(None);
-        }
-        let Ok(header_bytes) = <[u8; FRAME_HEADER_LEN]>::try_from(self.fetch(offset, FRAME_HEADER_LEN)?) else {
-            return Ok(None);
-        };
-        let header = FrameHeader::parse(&header_bytes);
-        if header.first_seq < min_seq
-            || header.first_seq > max_seq
-            || !header.plausible(header.first_seq, room)
-        {
-            return Ok(None);
-        }
-        match self.checked_payload(offset, &header_bytes, &header)? {
-            Some(payload) => {
-                self.recycle(payload);
-                Ok(Some(header))
-            }
-            None => Ok(None),
-        }
+        Ok(None)
     }
 
     /// Up to `len` bytes at `offset`, fewer at the limit or end of file.
     fn fetch(&mut self, offset: u64, len: usize) -> Result<&[u8]> {
-        let want = len.min((self.limit - offset) as usize);
+        let want = len.min(self.limit.saturating_sub(offset) as usize);
         let buf_end = self.buf_off + self.buf.len() as u64;
         if offset < self.buf_off || offset + want as u64 > buf_end {
-            let size = want.max(READ_CHUNK).min((self.limit - offset) as usize);
+            let size = want.max(READ_CHUNK).min(self.limit.saturating_sub(offset) as usize);
             self.buf.resize(size, 0);
             let n = read_full_at(&*self.file, &mut self.buf, offset)
-                .map_err(|e| Error::io("read", &self.path, e))?;
+                .map_err(|e| Error::io("read", &self.info.path, e))?;
             self.buf.truncate(n);
             self.buf_off = offset;
         }
@@ -340,38 +475,72 @@ impl SegmentReader {
         }
     }
 
-    /// The payload of the plausible frame at `offset` if its checksum and
-    /// entries are right. A frame that fits the read buffer is checked in
-    /// place, in one pass over its bytes; a bigger one is read on its own.
-    fn checked_payload(
-        &mut self,
-        offset: u64,
-        header_bytes: &[u8; FRAME_HEADER_LEN],
-        header: &FrameHeader,
-    ) -> Result<Option<Vec<u8>>> {
-        let mut payload = std::mem::take(&mut self.spare);
-        payload.clear();
+    /// Checks the payload of the frame at `offset`, whose header checked
+    /// out (so its length is within MAX_BATCH_SIZE and the readable data).
+    /// With `keep`, returns the payload; without, an empty Vec: a frame
+    /// bigger than the read buffer is then checked chunk by chunk and never
+    /// held whole.
+    fn checked_payload(&mut self, offset: u64, header: &FrameHeader, keep: bool) -> Result<Option<Vec<u8>>> {
         let frame_len = header.frame_len() as usize;
+        let payload_at = offset + FRAME_HEADER_LEN as u64;
         if frame_len <= READ_CHUNK {
+            let mut payload = std::mem::take(&mut self.spare);
+            payload.clear();
             let bytes = self.fetch(offset, frame_len)?;
-            if bytes.len() == frame_len && format::frame_bytes_are_valid(bytes) {
+            let valid = bytes.len() == frame_len && format::payload_is_valid(header, &bytes[FRAME_HEADER_LEN..]);
+            if valid && keep {
                 payload.extend_from_slice(&bytes[FRAME_HEADER_LEN..]);
                 return Ok(Some(payload));
             }
             self.spare = payload;
-            return Ok(None);
+            return Ok(valid.then(Vec::new));
         }
-        payload.resize(header.payload_len as usize, 0);
-        let n = read_full_at(&*self.file, &mut payload, offset + FRAME_HEADER_LEN as u64)
-            .map_err(|e| Error::io("read", &self.path, e))?;
-        payload.truncate(n);
-        Ok(format::frame_is_valid(header_bytes, &payload).then_some(payload))
+        if keep {
+            // Bounded: the checked header's length is within MAX_BATCH_SIZE
+            // and the readable data.
+            let mut payload = vec![0u8; header.payload_len as usize];
+            let n = read_full_at(&*self.file, &mut payload, payload_at).map_err(|e| Error::io("read", self.path(), e))?;
+            let valid = n == payload.len() && format::payload_is_valid(header, &payload);
+            return Ok(valid.then_some(payload));
+        }
+        let valid = self.stream_check(payload_at, header)?;
+        Ok(valid.then(Vec::new))
+    }
+
+    /// The payload CRC and the entries of a large frame, checked in chunks.
+    fn stream_check(&mut self, payload_at: u64, header: &FrameHeader) -> Result<bool> {
+        let len = header.payload_len as u64;
+        let mut crc = crc32fast::Hasher::new();
+        let mut at = 0;
+        while at < len {
+            let chunk = self.fetch(payload_at + at, ((len - at) as usize).min(READ_CHUNK))?;
+            if chunk.is_empty() {
+                return Ok(false);
+            }
+            crc.update(chunk);
+            at += chunk.len() as u64;
+        }
+        if crc.finalize() != header.payload_crc {
+            return Ok(false);
+        }
+        // The entries must fill the payload exactly: walk their headers.
+        let (mut at, mut count) = (0u64, 0u32);
+        while at < len {
+            let head = self.fetch(payload_at + at, ENTRY_HEADER_LEN)?;
+            if head.len() < ENTRY_HEADER_LEN || count == header.count {
+                return Ok(false);
+            }
+            let (key_len, value_len) = format::entry_lengths(head);
+            at += ENTRY_HEADER_LEN as u64 + key_len as u64 + value_len as u64;
+            count += 1;
+        }
+        Ok(at == len && count == header.count)
     }
 }
 
 /// Whether every byte is zero. Folds 64 bytes at a time without an early
 /// exit inside a block, which the compiler vectorises: opening a log scans
 /// the preallocated zeros at the end of its newest segment.
-fn all_zero(bytes: &[u8]) -> bool {
+pub(crate) fn all_zero(bytes: &[u8]) -> bool {
     bytes.chunks(64).all(|block| block.iter().fold(0u8, |acc, &b| acc | b) == 0)
 }

@@ -170,7 +170,9 @@ fn assert_refused(dir: &Path, modes: &[Options], kind: ErrorKind, culprit: &Path
             "{opts:?}: the error does not name {}: {err}",
             culprit.display()
         );
-        assert!(snapshot(dir) == before, "{opts:?}: a refused open changed the directory");
+        let after = snapshot(dir);
+        let changed: Vec<_> = after.iter().filter(|(p, b)| before.get(*p) != Some(b)).map(|(p, _)| p.clone()).collect();
+        assert!(after == before, "{opts:?}: a refused open changed the directory: {changed:?}");
     }
 }
 
@@ -261,7 +263,7 @@ fn a_damaged_metadata_file_is_refused_in_every_mode() {
         ("cut short", |meta| common::shrink(meta, 31)),
         ("empty", |meta| common::shrink(meta, 0)),
         ("one byte too long", |meta| append_bytes(meta, b"x")),
-        ("a segment header", |meta| std::fs::write(meta, wal::format::encode_segment_header(1)).unwrap()),
+        ("a segment header", |meta| std::fs::write(meta, wal::format::encode_segment_header(1, 0)).unwrap()),
     ];
     for (what, damage) in damage {
         let dir = log_of_four_segments("meta");
@@ -317,26 +319,33 @@ fn a_segment_whose_header_disagrees_with_its_name_is_refused_by_tail() {
 }
 
 /// A frame header that claims a 4 GiB payload in a file of a few hundred
-/// bytes: the length is checked against the file before anything is
-/// allocated. The length field is found by its value, not its offset.
+/// bytes, with its header checksum made right (as a hostile file would):
+/// the length is checked against WAL_MAX_BATCH_SIZE and the file before
+/// anything is allocated. The frame is the first after the segment header.
 #[test]
 fn a_frame_claiming_4_gib_allocates_nothing_of_that_size() {
     let dir = TempDir::new("huge");
     let wal = Wal::open(dir.path(), small(4096)).unwrap();
     wal.append(1, b"k", &[0xab; 100]).unwrap();
     wal.close().unwrap();
+    std::fs::remove_file(dir.path().join("LOCK")).unwrap(); // no clean-close mark: the frame is not proven
     let segment = &segments(dir.path())[0];
     let mut bytes = std::fs::read(segment).unwrap();
-    let payload_len = (wal::format::ENTRY_HEADER_LEN + 1 + 100) as u64;
-    let at: Vec<usize> = (32..bytes.len() - 8).filter(|&i| bytes[i..i + 8] == payload_len.to_le_bytes()).collect();
-    assert_eq!(at.len(), 1, "the payload length appears once in the segment");
-    bytes[at[0]..at[0] + 8].copy_from_slice(&(4u64 << 30).to_le_bytes());
-    std::fs::write(segment, &bytes).unwrap();
-    for opts in every_mode() {
-        let (outcome, largest) = largest_alloc_during(|| open_and_replay(dir.path(), opts));
-        assert!(largest < 64 * 1024, "{opts:?}: an allocation of {largest} bytes for a {}-byte file", bytes.len());
-        // The damaged frame is the last one: a torn write, cut off.
-        assert_eq!(outcome.unwrap(), 0, "{opts:?}");
+    let payload_len = (wal::format::ENTRY_HEADER_LEN + 1 + 100) as u32;
+    assert_eq!(bytes[32 + 12..32 + 16], payload_len.to_le_bytes(), "payload_len at offset 12 of the frame");
+    for huge in [u32::MAX, wal::MAX_BATCH_SIZE as u32, wal::MAX_BATCH_SIZE as u32 + 1] {
+        bytes[32 + 12..32 + 16].copy_from_slice(&huge.to_le_bytes());
+        reseal_frame_header(&mut bytes, 32);
+        std::fs::write(segment, &bytes).unwrap();
+        for opts in every_mode() {
+            let (outcome, largest) = largest_alloc_during(|| open_and_replay(dir.path(), opts));
+            assert!(largest < 64 * 1024, "{opts:?}: an allocation of {largest} bytes for a {}-byte file", bytes.len());
+            // The damaged frame is the last one: a torn write, cut off.
+            assert_eq!(outcome.unwrap(), 0, "{opts:?}");
+            if !opts.read_only {
+                std::fs::write(segment, &bytes).unwrap();
+            }
+        }
     }
 }
 
@@ -389,8 +398,9 @@ fn make_writable_again(dir: &Path) {
 #[test]
 fn a_directory_that_may_not_be_written_is_refused_for_writing_and_read_only_works() {
     let dir = unwritable_log("ro-dir", 0o444);
-    let lock = dir.path().join("LOCK");
-    assert_refused_on_own_thread(dir.path(), &lock);
+    // The first file it may not write is named (the segment to cut, or LOCK).
+    let path = dir.path().to_path_buf();
+    assert_refused_on_own_thread(dir.path(), &path);
     make_writable_again(dir.path());
 }
 
@@ -491,4 +501,20 @@ fn a_full_disk_fails_the_append_and_keeps_every_acknowledged_record() {
     if ran.is_none() {
         eprintln!("skipped: mounting a small tmpfs needs root (CAP_SYS_ADMIN)");
     }
+}
+
+/// The salt of the segment file held in `bytes` (its header's bytes 12..16).
+fn segment_salt(bytes: &[u8]) -> u32 {
+    u32::from_le_bytes(bytes[12..16].try_into().unwrap())
+}
+
+/// Recomputes the header checksum of the frame at `at` in the segment file
+/// held in `bytes` after a test edited its fields, as a hostile writer
+/// would (docs/FORMAT.md: CRC-32 of the header's bytes 4..32, started from
+/// the segment's salt).
+fn reseal_frame_header(bytes: &mut [u8], at: usize) {
+    let mut crc = crc32fast::Hasher::new_with_initial(segment_salt(bytes));
+    crc.update(&bytes[at + 4..at + 32]);
+    let crc = crc.finalize();
+    bytes[at..at + 4].copy_from_slice(&crc.to_le_bytes());
 }

@@ -185,11 +185,16 @@ fn eight_threads_sync_none() {
 }
 
 #[test]
-fn reading_after_the_largest_seq_finds_nothing() {
+fn reading_after_the_last_seq_finds_nothing_and_past_it_is_a_range_error() {
     let dir = TempDir::new("after-max");
     let wal = fill(dir.path(), small(4096), 3, 1);
-    assert_eq!(seqs(&wal, u64::MAX), Vec::<u64>::new());
     assert_eq!(seqs(&wal, 3), Vec::<u64>::new());
+    // A stored N ahead of the log: the wrong directory, or a lost log.
+    for after in [4, 500, u64::MAX] {
+        let err = wal.iter(after).err().unwrap();
+        assert_eq!(err.kind(), wal::ErrorKind::Range, "after {after}: {err}");
+        assert!(err.message().contains("the log ends at seq 3"), "{err}");
+    }
 }
 
 /// In WAL_SYNC_NONE small records are gathered in the writer's buffer and
@@ -238,7 +243,8 @@ fn a_clean_close_spares_the_next_open_from_writing_the_tail_again() {
     for i in 1001..=2000u64 {
         wal.append(1, &key(i), &value(i, 100)).unwrap();
     }
-    wal.sync().unwrap();
+    // Written to the file (an iterator writes the buffer out), not synced.
+    drop(wal.iter(0).unwrap());
     // Killed here: a new process finds the page cache as it is, and no mark.
     let killed = Arc::new(fs.fork());
     drop(wal);

@@ -1,73 +1,54 @@
-// Tests of include/wal.hpp: every method of wal::Log, wal::Iterator and
-// wal::Options, move semantics, the error codes and messages, the lifetime
-// of iterators and records, and exceptions thrown by a replay callback.
+// Tests of include/wal.hpp's throwing API: every method of wal::Log,
+// wal::Iterator and wal::Options, move semantics, the error codes, category,
+// OS errors and messages, the open report, the lifetime of iterators and
+// records, and exceptions thrown by a replay callback.
+// (test_wal_hpp_noexcept.cpp tests the non-throwing overloads.)
 #include "wal.hpp"
 
-#include <algorithm>
 #include <array>
-#include <cstdio>
-#include <cstdlib>
-#include <filesystem>
+#include <cerrno>
 #include <functional>
 #include <string>
 #include <type_traits>
 #include <vector>
 
-namespace fs = std::filesystem;
+#include "hpp_testutil.h"
 
 static_assert(!std::is_copy_constructible_v<wal::Log> && !std::is_copy_assignable_v<wal::Log>);
 static_assert(std::is_nothrow_move_constructible_v<wal::Log> && std::is_nothrow_move_assignable_v<wal::Log>);
 static_assert(!std::is_copy_constructible_v<wal::Iterator> && !std::is_copy_assignable_v<wal::Iterator>);
 static_assert(std::is_nothrow_move_constructible_v<wal::Iterator> &&
               std::is_nothrow_move_assignable_v<wal::Iterator>);
-static_assert(std::is_base_of_v<std::runtime_error, wal::Error>);
+static_assert(std::is_base_of_v<std::system_error, wal::Error> && std::is_base_of_v<std::runtime_error, wal::Error>);
 static_assert(std::is_convertible_v<std::string, wal::Bytes> && std::is_convertible_v<const char *, wal::Bytes> &&
               std::is_convertible_v<std::vector<uint8_t>, wal::Bytes> &&
               std::is_convertible_v<std::array<std::byte, 4>, wal::Bytes>);
 static_assert(!std::is_convertible_v<std::vector<int>, wal::Bytes> && !std::is_convertible_v<int, wal::Bytes>);
+static_assert(std::is_error_code_enum_v<wal::errc>);
 
-static int failures = 0;
-
-#define CHECK(cond)                                                                \
-    do {                                                                           \
-        if (!(cond)) {                                                             \
-            std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-            failures++;                                                            \
-        }                                                                          \
-    } while (0)
-
-// Runs `body`, which must throw wal::Error with `code` and a message that
-// starts with the C call's name and contains `text`.
-static void expect_error(const char *file, int line, const char *what, int code, const char *call,
+// Runs `body`, which must throw wal::Error with `code` (as status() and as
+// code() in wal::category()), `os_error`, and a message that starts with
+// the C call's name and contains `text`.
+static void expect_error(const char *file, int line, const char *what, int code, int os_error, const char *call,
                          const char *text, const std::function<void()> &body) {
     try {
         body();
         std::fprintf(stderr, "%s:%d: %s did not throw\n", file, line, what);
     } catch (const wal::Error &e) {
         std::string msg = e.what();
-        if (e.code() == code && msg.rfind(call, 0) == 0 && msg.find(text) != std::string::npos) return;
-        std::fprintf(stderr, "%s:%d: %s threw code %d \"%s\"; expected code %d, \"%s...%s\"\n", file, line,
-                     what, e.code(), e.what(), code, call, text);
+        if (e.status() == code && e.code() == std::error_code(code, wal::category()) && e.os_error() == os_error &&
+            msg.rfind(call, 0) == 0 && msg.find(text) != std::string::npos)
+            return;
+        std::fprintf(stderr, "%s:%d: %s threw code %d (%s:%d) os_error %d \"%s\"; expected code %d, os_error %d, \"%s...%s\"\n",
+                     file, line, what, e.status(), e.code().category().name(), e.code().value(), e.os_error(),
+                     e.what(), code, os_error, call, text);
     }
     failures++;
 }
 #define EXPECT_ERROR(code, call, text, ...) \
-    expect_error(__FILE__, __LINE__, #__VA_ARGS__, code, call, text, [&] { __VA_ARGS__; })
-
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        const char *base = std::getenv("TMPDIR");
-        std::string tmpl = std::string(base && *base ? base : "/tmp") + "/libwal-hpp-XXXXXX";
-        if (mkdtemp(tmpl.data()) == nullptr) {
-            std::perror(tmpl.c_str());
-            std::exit(1);
-        }
-        path = tmpl;
-    }
-    ~TempDir() { fs::remove_all(path); }
-    std::string sub(const char *name) const { return (path / name).string(); }
-};
+    expect_error(__FILE__, __LINE__, #__VA_ARGS__, code, 0, call, text, [&] { __VA_ARGS__; })
+#define EXPECT_OS_ERROR(code, os_error, call, text, ...) \
+    expect_error(__FILE__, __LINE__, #__VA_ARGS__, code, os_error, call, text, [&] { __VA_ARGS__; })
 
 // A record copied out of the log, to outlive the iterator.
 struct Owned {
@@ -286,7 +267,8 @@ static void test_errors(const TempDir &tmp) {
     EXPECT_ERROR(WAL_E_INVALID, "wal_open", "", wal::Log l(bad, wal::Options().segment_size(100)));
     CHECK(!fs::exists(bad));
     const std::string missing = tmp.sub("missing");
-    EXPECT_ERROR(WAL_E_IO, "wal_open", missing.c_str(), wal::Log l(missing, wal::Options().create_if_missing(false)));
+    EXPECT_OS_ERROR(WAL_E_IO, ENOENT, "wal_open", missing.c_str(),
+                    wal::Log l(missing, wal::Options().create_if_missing(false)));
 
     // A missing segment in the middle is damage TAIL recovery does not repair.
     const std::string gap = tmp.sub("gap");
@@ -294,16 +276,115 @@ static void test_errors(const TempDir &tmp) {
         wal::Log g(gap, wal::Options().segment_size(4096));
         for (int i = 0; i < 4; i++) g.append(WAL_OP_PUT, "big", big);
     }
-    std::vector<fs::path> segments;
-    for (const auto &e : fs::directory_iterator(gap))
-        if (e.path().extension() == ".wal") segments.push_back(e.path());
-    std::sort(segments.begin(), segments.end());
-    CHECK(segments.size() >= 3);
-    if (segments.size() >= 3) fs::remove(segments[1]);
+    std::vector<fs::path> files = segments(gap);
+    CHECK(files.size() >= 3);
+    if (files.size() >= 3) fs::remove(files[1]);
     EXPECT_ERROR(WAL_E_CORRUPT, "wal_", "", {
         wal::Log g(gap);
         g.replay(0, [](const wal::Record &) {});
     });
+}
+
+// wal::errc and wal::category(): the codes of wal.h, their messages, and
+// what a wal::Error carries.
+static void test_error_category() {
+    const std::error_category &cat = wal::category();
+    CHECK(&cat == &wal::category() && std::string(cat.name()) == "libwal");
+    const std::pair<wal::errc, int> codes[] = {
+        {wal::errc::invalid, WAL_E_INVALID},   {wal::errc::io, WAL_E_IO},
+        {wal::errc::corrupt, WAL_E_CORRUPT},   {wal::errc::locked, WAL_E_LOCKED},
+        {wal::errc::poisoned, WAL_E_POISONED}, {wal::errc::range, WAL_E_RANGE},
+        {wal::errc::readonly, WAL_E_READONLY}, {wal::errc::internal, WAL_E_INTERNAL},
+        {wal::errc::timeout, WAL_E_TIMEOUT}};
+    for (const auto &[e, code] : codes) {
+        std::error_code ec = e;  // is_error_code_enum: converts implicitly
+        CHECK_EC(ec, code);
+        CHECK(ec == e && ec.message() == wal_strerror(code) && static_cast<bool>(ec));
+        CHECK(ec != std::error_code(code, std::generic_category()));
+    }
+    CHECK(std::error_code(wal::errc::invalid) == std::errc::invalid_argument);
+    CHECK(std::error_code(wal::errc::timeout) == std::errc::timed_out);
+    CHECK(std::error_code(wal::errc::locked) != std::errc::invalid_argument);
+    CHECK(std::error_code(wal::errc::io) != std::errc::io_error);  // the errno is os_error()'s
+
+    wal::Error e(WAL_E_LOCKED, "wal_open: busy");
+    const std::system_error &base = e;
+    CHECK(base.code() == wal::errc::locked && e.status() == WAL_E_LOCKED && e.os_error() == 0 && !e.os_error_code());
+    CHECK(std::string(e.what()).rfind("wal_open: busy", 0) == 0);
+    wal::Error io(WAL_E_IO, "wal_sync", ENOSPC);
+    CHECK(io.os_error() == ENOSPC && io.os_error_code() == std::errc::no_space_on_device);
+}
+
+// The errno behind a WAL_E_IO comes with the Error; other errors have 0.
+static void test_os_errors(const TempDir &tmp) {
+    const std::string file = tmp.sub("a-file");
+    CHECK(append_junk(file, 1));  // creates it: a file where the directory should be
+    try {
+        wal::Log l(file);
+        std::fprintf(stderr, "%s:%d: opening a file as a log did not throw\n", __FILE__, __LINE__);
+        failures++;
+    } catch (const wal::Error &e) {
+        CHECK(e.code() == wal::errc::io && e.os_error() == ENOTDIR);
+        CHECK(e.os_error_code() == std::errc::not_a_directory);
+        CHECK(std::string(e.what()).find(file) != std::string::npos);
+    }
+    wal::Log log(tmp.sub("os-errors"));
+    EXPECT_OS_ERROR(WAL_E_INVALID, 0, "wal_append", "op 0", log.append(0, "k"));
+}
+
+// Log::open_report() is wal_open_report, field by field: a clean reopen; a
+// writer that died, whose last write tore; damage SALVAGE cut.
+static void test_open_report(const TempDir &tmp) {
+    const std::string dir = tmp.sub("report");
+    const auto same_as_c = [](wal::Log &log) {
+        wal_open_report_t c{};
+        CHECK(wal_open_report(log.get(), &c) == WAL_OK);
+        wal::OpenReport r = log.open_report();
+        CHECK(r.clean_close == (c.clean_close != 0) && r.tail_cut == (c.tail_cut != 0) &&
+              r.cut_offset == c.cut_offset && r.bytes_cut == c.bytes_cut &&
+              r.salvage_dropped_from == c.salvage_dropped_from);
+        return r;
+    };
+    const wal::Options opts = wal::Options().preallocate(false);
+    {
+        wal::Log log(dir, opts);
+        for (int i = 0; i < 10; i++) log.append(WAL_OP_PUT, "key" + std::to_string(i), std::string(100, 'v'));
+    }
+    {
+        wal::Log log(dir, opts);
+        wal::OpenReport r = same_as_c(log);
+        CHECK(r.clean_close && !r.tail_cut && r.bytes_cut == 0 && r.salvage_dropped_from == 0);
+        CHECK(log.last_seq() == 10);
+    }
+    // A writer appends, dies; its last write tore (junk after the records).
+    CHECK(in_dying_child([&] {
+        wal::Log log(dir, opts);
+        _exit(log.append(WAL_OP_PUT, "k", "v") == 11 ? 0 : 1);
+    }));
+    std::vector<fs::path> files = segments(dir);
+    CHECK(files.size() == 1);
+    const uint64_t end = files.empty() ? 0 : fs::file_size(files.back());
+    CHECK(!files.empty() && append_junk(files.back(), 100));
+    {
+        wal::Log log(dir, opts);
+        wal::OpenReport r = same_as_c(log);
+        CHECK(!r.clean_close && r.tail_cut && r.cut_offset == end && r.bytes_cut == 100);
+        CHECK(r.salvage_dropped_from == 0 && log.last_seq() == 11);
+    }
+    // A flipped byte in the middle of the file: SALVAGE keeps what came
+    // before it and says from which seq it dropped.
+    CHECK(!files.empty() && flip_byte(files.back(), static_cast<off_t>(end / 2)));
+    {
+        wal::Log log(dir, wal::Options(opts).recovery(wal::Recover::Salvage));
+        wal::OpenReport r = same_as_c(log);
+        CHECK(r.tail_cut && r.cut_offset > 0 && r.cut_offset < end && r.bytes_cut > 0);
+        CHECK(log.last_seq() >= 1 && log.last_seq() < 11);
+        // wal_open_report leaves salvage_dropped_from 0 until the recovery
+        // rework fills it in: then it must be the first seq dropped.
+        CHECK(r.salvage_dropped_from == 0 || r.salvage_dropped_from == log.last_seq() + 1);
+    }
+    wal::Log closed;
+    EXPECT_ERROR(WAL_E_INVALID, "wal::Log", "closed", closed.open_report());
 }
 
 int main() {
@@ -314,10 +395,8 @@ int main() {
     test_iterator_lifetime(tmp);
     test_replay_exception(tmp);
     test_errors(tmp);
-    if (failures) {
-        std::fprintf(stderr, "test_wal_hpp: %d check(s) failed\n", failures);
-        return 1;
-    }
-    std::printf("test_wal_hpp: all checks passed\n");
-    return 0;
+    test_error_category();
+    test_os_errors(tmp);
+    test_open_report(tmp);
+    return finish("test_wal_hpp");
 }

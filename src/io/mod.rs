@@ -63,8 +63,9 @@ pub trait Fs: Send + Sync {
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
     /// fsync of a directory: its entries (creations, renames, removals).
     fn sync_dir(&self, dir: &Path) -> io::Result<()>;
-    /// An exclusive lock on `path` (created if missing), held until the
-    /// returned guard is dropped; `WouldBlock` when someone else holds it.
+    /// An exclusive lock on `path` (an existing file or directory), held
+    /// until the returned guard is dropped; `WouldBlock` when someone else
+    /// holds it.
     fn lock(&self, path: &Path) -> io::Result<Box<dyn Any + Send + Sync>>;
 }
 

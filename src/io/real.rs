@@ -99,15 +99,9 @@ impl Fs for RealFs {
 
     /// flock locks belong to the open file description, so a second open in
     /// the same process conflicts just as one from another process does.
+    /// `path` is opened read-only (a directory can be), never created.
     fn lock(&self, path: &Path) -> io::Result<Box<dyn Any + Send + Sync>> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .custom_flags(libc::O_CLOEXEC)
-            .mode(0o644)
-            .open(path)?;
+        let file = OpenOptions::new().read(true).custom_flags(libc::O_CLOEXEC).open(path)?;
         loop {
             // SAFETY: flock on a valid descriptor.
             if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {

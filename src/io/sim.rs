@@ -698,8 +698,8 @@ impl Fs for SimFs {
     fn lock(&self, path: &Path) -> io::Result<Box<dyn Any + Send + Sync>> {
         let mut sim = self.state();
         sim.check_power()?;
-        if sim.lookup(path).is_err() {
-            sim.link(path)?;
+        if !sim.dirs.contains_key(path) {
+            sim.lookup(path)?;
         }
         if !sim.locks.insert(path.to_path_buf()) {
             return Err(err(libc::EWOULDBLOCK));

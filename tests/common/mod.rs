@@ -109,3 +109,13 @@ pub fn shrink(path: &Path, len: u64) {
 pub fn frame_len(key_len: usize, value_len: usize) -> u64 {
     (wal::format::FRAME_HEADER_LEN + 9 + key_len + value_len) as u64
 }
+
+
+/// Closes `wal` and takes away its clean-close mark (the LOCK file's
+/// contents): the directory is then as a writer killed right after its
+/// last sync leaves it, whose unsynced tail nothing proves durable.
+pub fn close_as_if_killed(wal: Wal) {
+    let lock = wal.dir().join("LOCK");
+    wal.close().unwrap();
+    fs::write(lock, b"").unwrap();
+}

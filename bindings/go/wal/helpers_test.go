@@ -18,7 +18,7 @@ func openT(t *testing.T, dir string, opts *Options) *WAL {
 	return w
 }
 
-func appendT(t *testing.T, w *WAL, op uint8, key, value string) uint64 {
+func appendT(t *testing.T, w *WAL, op Op, key, value string) uint64 {
 	t.Helper()
 	seq, err := w.Append(op, []byte(key), []byte(value))
 	if err != nil {

@@ -12,7 +12,7 @@ import (
 // the caller owns.
 type Record struct {
 	Seq        uint64
-	Op         uint8 // OpCheckpoint for a checkpoint record, which has no key or value
+	Op         Op // OpCheckpoint for a checkpoint record, which has no key or value
 	Key, Value []byte
 }
 
@@ -107,5 +107,28 @@ func copyRecord(r *C.wal_record_t) Record {
 	buf := make([]byte, keyLen+valueLen)
 	copy(buf, unsafe.Slice((*byte)(r.key), keyLen))
 	copy(buf[keyLen:], unsafe.Slice((*byte)(r.value), valueLen))
-	return Record{Seq: uint64(r.seq), Op: uint8(r.op), Key: buf[:keyLen:keyLen], Value: buf[keyLen:]}
+	return Record{Seq: uint64(r.seq), Op: Op(r.op), Key: buf[:keyLen:keyLen], Value: buf[keyLen:]}
+}
+
+// Replay calls fn for each record with seq > afterSeq, in seq order, as Iter
+// would return them (0 means every record retained), and stops at the
+// end. An error from fn stops the replay and is returned as it is; a
+// failure of the log (ErrRange for an afterSeq below FirstSeq-1, ErrCorrupt
+// for damage met on the way) is returned as an *Error.
+//
+//	err := w.Replay(n, func(r wal.Record) error {
+//		return engine.apply(r) // a non-nil error stops the replay
+//	})
+func (w *WAL) Replay(afterSeq uint64, fn func(Record) error) error {
+	it, err := w.Iter(afterSeq)
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for it.Next() {
+		if err := fn(it.Record()); err != nil {
+			return err
+		}
+	}
+	return it.Err()
 }

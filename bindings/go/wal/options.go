@@ -8,25 +8,39 @@ type SyncMode uint32
 
 const (
 	// SyncAlways (the default): a record is durable when its append returns.
-	SyncAlways SyncMode = C.WAL_SYNC_ALWAYS
+	SyncAlways SyncMode = 0
 	// SyncEvery: durable after every Options.SyncEvery records, and after
 	// Sync, Checkpoint and Close.
-	SyncEvery SyncMode = C.WAL_SYNC_EVERY
+	SyncEvery SyncMode = 1
 	// SyncNone: durable only after Sync, Checkpoint or Close.
-	SyncNone SyncMode = C.WAL_SYNC_NONE
+	SyncNone SyncMode = 2
 )
 
 // RecoveryMode says what Open does with damage it finds in the log.
 type RecoveryMode uint32
 
 const (
-	// RecoverTail (the default) cuts off a torn write at the end of the
-	// newest segment; any other damage is ErrCorrupt.
-	RecoverTail RecoveryMode = C.WAL_RECOVER_TAIL
+	// RecoverTail (the default) cuts off a write at the end of the newest
+	// segment that a crash interrupted before the log could prove it
+	// durable; damage anywhere else, or to bytes proven durable, is
+	// ErrCorrupt. OpenReport says what was cut.
+	RecoverTail RecoveryMode = 0
 	// RecoverSalvage keeps every record before the first damaged one and
-	// deletes the rest.
-	RecoverSalvage RecoveryMode = C.WAL_RECOVER_SALVAGE
+	// deletes the rest; OpenReport says from which seq.
+	RecoverSalvage RecoveryMode = 1
 )
+
+// The values above are written as literals so that go doc shows them; the
+// compiler checks here that they are the header's (an index out of range
+// if one differs).
+func _() {
+	var x [1]struct{}
+	_ = x[int(SyncAlways)-C.WAL_SYNC_ALWAYS]
+	_ = x[int(SyncEvery)-C.WAL_SYNC_EVERY]
+	_ = x[int(SyncNone)-C.WAL_SYNC_NONE]
+	_ = x[int(RecoverTail)-C.WAL_RECOVER_TAIL]
+	_ = x[int(RecoverSalvage)-C.WAL_RECOVER_SALVAGE]
+}
 
 // Options mirror the C API's wal_options_t. The zero value, like a nil
 // *Options, means libwal's defaults: 64 MiB segments, SyncAlways,

@@ -2,8 +2,10 @@
 #include <string.h>
 #include "shim.h"
 
+/* Reads the calling thread's error slot right after the call that failed,
+ * before anything else can run on this thread. */
 static gowal_result failed(int code) {
-    gowal_result r = {0, code, strdup(wal_last_error_message())};
+    gowal_result r = {0, code, wal_last_os_error(), strdup(wal_last_error_message())};
     return r;
 }
 
@@ -11,7 +13,7 @@ static gowal_result failed(int code) {
 static gowal_result seq_result(uint64_t seq) {
     if (seq == 0)
         return failed(wal_last_error());
-    gowal_result r = {seq, WAL_OK, NULL};
+    gowal_result r = {seq, WAL_OK, 0, NULL};
     return r;
 }
 
@@ -19,7 +21,7 @@ static gowal_result seq_result(uint64_t seq) {
 static gowal_result status_result(int rc) {
     if (rc < 0)
         return failed(rc);
-    gowal_result r = {(uint64_t)rc, WAL_OK, NULL};
+    gowal_result r = {(uint64_t)rc, WAL_OK, 0, NULL};
     return r;
 }
 
@@ -58,4 +60,8 @@ gowal_result gowal_iter_open(wal_t *w, uint64_t after_seq, wal_iter_t **out) {
 
 gowal_result gowal_iter_next(wal_iter_t *it, wal_record_t *out) {
     return status_result(wal_iter_next(it, out));
+}
+
+gowal_result gowal_open_report(wal_t *w, wal_open_report_t *out) {
+    return status_result(wal_open_report(w, out));
 }

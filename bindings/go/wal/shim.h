@@ -1,9 +1,9 @@
 /* The C side of the Go bindings: one wrapper per libwal call that can fail.
  *
  * libwal keeps the last error per OS thread, and a goroutine may move to
- * another thread between two cgo calls, so each wrapper reads the error in
- * the same C call as the function that failed and returns it with the
- * result. */
+ * another thread between two cgo calls, so each wrapper reads the error
+ * (code, message and errno) in the same C call as the function that failed
+ * and returns it with the result. */
 #ifndef GOWAL_SHIM_H
 #define GOWAL_SHIM_H
 
@@ -14,6 +14,7 @@
 typedef struct gowal_result {
     uint64_t value; /* the seq, or wal_iter_next's 1 (a record) / 0 (the end) */
     int code;       /* WAL_OK, or the WAL_E_* code of the failure */
+    int os_error;   /* on failure, wal_last_os_error(): the errno, or 0 */
     char *message;  /* on failure, a malloc'd copy of wal_last_error_message()
                        (NULL if out of memory); the caller frees it */
 } gowal_result;
@@ -28,5 +29,6 @@ gowal_result gowal_truncate(wal_t *w, uint64_t upto_seq);
 gowal_result gowal_sync(wal_t *w);
 gowal_result gowal_iter_open(wal_t *w, uint64_t after_seq, wal_iter_t **out);
 gowal_result gowal_iter_next(wal_iter_t *it, wal_record_t *out);
+gowal_result gowal_open_report(wal_t *w, wal_open_report_t *out);
 
 #endif

@@ -11,20 +11,56 @@ import (
 	"unsafe"
 )
 
-// Op codes: 1..254 are the caller's; OpPut and OpDelete are named for
-// convenience. OpCheckpoint is written only by Checkpoint; 0 is invalid.
+// Op is a record's op code: 1..254 are the caller's, to mean what the
+// engine likes; OpPut and OpDelete are named for convenience. OpCheckpoint
+// is written only by Checkpoint; 0 is invalid.
+type Op uint8
+
 const (
-	OpPut        = C.WAL_OP_PUT
-	OpDelete     = C.WAL_OP_DELETE
-	OpCheckpoint = C.WAL_OP_CHECKPOINT
+	OpPut        Op = 1
+	OpDelete     Op = 2
+	OpCheckpoint Op = 255
 )
 
-// MaxRecordSize is the largest len(key)+len(value) a record may have.
-const MaxRecordSize = C.WAL_MAX_RECORD_SIZE
+// String names the op: "put", "delete", "checkpoint", else "op(N)".
+func (op Op) String() string {
+	switch op {
+	case OpPut:
+		return "put"
+	case OpDelete:
+		return "delete"
+	case OpCheckpoint:
+		return "checkpoint"
+	}
+	return "op(" + strconv.Itoa(int(op)) + ")"
+}
+
+const (
+	// MaxRecordSize is the largest len(key)+len(value) a record may have
+	// (WAL_MAX_RECORD_SIZE, 64 MiB).
+	MaxRecordSize = 64 << 20
+	// MaxBatchSize is the largest encoded size of one AppendBatch
+	// (WAL_MAX_BATCH_SIZE, 128 MiB): the keys and values plus a header per
+	// entry (wal.h states its size). A larger batch is ErrRange, nothing
+	// written.
+	MaxBatchSize = 128 << 20
+)
+
+// The literals above are the header's values (checked by the compiler: an
+// index out of range if one differs), written out so that go doc shows
+// them.
+func _() {
+	var x [1]struct{}
+	_ = x[int(OpPut)-C.WAL_OP_PUT]
+	_ = x[int(OpDelete)-C.WAL_OP_DELETE]
+	_ = x[int(OpCheckpoint)-C.WAL_OP_CHECKPOINT]
+	_ = x[MaxRecordSize-C.WAL_MAX_RECORD_SIZE]
+	_ = x[MaxBatchSize-C.WAL_MAX_BATCH_SIZE]
+}
 
 // Entry is one record of a batch.
 type Entry struct {
-	Op         uint8
+	Op         Op
 	Key, Value []byte
 }
 
@@ -71,7 +107,7 @@ func (w *WAL) Close() error {
 // Append writes one record and returns its seq. In SyncAlways mode the
 // record is durable when Append returns. key and value may be empty; they
 // are only read during the call.
-func (w *WAL) Append(op uint8, key, value []byte) (uint64, error) {
+func (w *WAL) Append(op Op, key, value []byte) (uint64, error) {
 	return w.call(func(h *C.wal_t) C.gowal_result {
 		return C.gowal_append(h, C.uint8_t(op),
 			bytesPtr(key), C.size_t(len(key)), bytesPtr(value), C.size_t(len(value)))

@@ -1,0 +1,219 @@
+//! Opening a log: the directory, the writer's lock, the clean-close mark,
+//! recovery, and making what recovery found durable before anything is
+//! written after it.
+
+use crate::active::{Active, WRITE_BUFFER};
+use crate::commit::SyncState;
+use crate::error::{Error, ErrorKind, Result};
+use crate::format::{self, CleanMark, SegmentHeader, CLEAN_MARK_LEN, SEGMENT_HEADER_LEN};
+use crate::io::{read_full_at, Fs, FsFile, OpenMode, RealFs};
+use crate::log::{Inner, State, Wal, LOCK_FILE};
+use crate::options::{Options, SyncMode};
+use crate::recovery::{self, Newest};
+use crate::segment::{self, SegmentInfo};
+use std::any::Any;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::{Arc, Condvar, Mutex};
+
+impl Wal {
+    /// Opens (creating if allowed) the log in `dir` and recovers it.
+    pub fn open(dir: impl AsRef<Path>, opts: Options) -> Result<Wal> {
+        Wal::open_in(Arc::new(RealFs), dir, opts)
+    }
+
+    /// Opens the log through a given file system (the simulated one in tests).
+    pub fn open_in(fs: Arc<dyn Fs>, dir: impl AsRef<Path>, opts: Options) -> Result<Wal> {
+        opts.validate()?;
+        let dir = dir.as_ref().to_path_buf();
+        ensure_dir(&*fs, &dir, &opts)?;
+        let lock = match opts.read_only {
+            true => None,
+            false => Some(lock_dir(&*fs, &dir)?),
+        };
+        let mark = read_clean_mark(&*fs, &dir)?;
+        let mut recovered = recovery::recover(&*fs, &dir, &opts, mark.as_ref().and_then(|m| m.mark))?;
+        if !opts.read_only {
+            // The mark describes the log as its last writer left it: gone
+            // (durably) before this open changes anything, once the repairs
+            // are known to be allowed.
+            recovery::prepare(&*fs, &mut recovered)?;
+            if mark.is_some() {
+                clear_clean_mark(&*fs, &dir)?;
+            }
+            recovery::apply(&*fs, &dir, &opts, &mut recovered)?;
+            // A segment or wal.meta that a writer created or renamed but did
+            // not live to fsync the directory for must not vanish in a power
+            // loss after records were appended to it.
+            segment::sync_dir(&*fs, &dir)?;
+        }
+        let active = match (recovered.newest, recovered.segments.last()) {
+            (Some(newest), Some(info)) => Some(open_active(&*fs, &opts, info, newest, recovered.last_seq + 1)?),
+            _ => None,
+        };
+        let last_seq = recovered.last_seq;
+        let state = State { segments: recovered.segments, active, next_seq: last_seq + 1, unsynced: 0 };
+        Ok(Wal {
+            inner: Arc::new(Inner {
+                fs,
+                dir,
+                opts,
+                lock: Mutex::new(lock),
+                state: Mutex::new(state),
+                sync: Mutex::new(SyncState { synced: last_seq, syncing: false }),
+                sync_done: Condvar::new(),
+                poisoned: AtomicBool::new(false),
+                fsync: Mutex::new(()),
+                truncating: Mutex::new(()),
+                report: recovered.report,
+                floor: AtomicU64::new(recovered.floor),
+            }),
+            closed: false,
+        })
+    }
+}
+
+/// The newest segment, ready for appends (or reads, read-only). A writable
+/// open makes what a crashed process left in the page cache durable before
+/// anything is written after it, so that the records recovery found stay
+/// below every later synced_end: written again first (a failed fsync may
+/// have left them in pages no fsync will write; after a clean close, whose
+/// last fdatasync succeeded, there is nothing to write again), fdatasynced,
+/// and then vouched for by a sync mark, so that a later open can prove them
+/// durable even if no record follows.
+fn open_active(
+    fs: &dyn Fs,
+    opts: &Options,
+    info: &SegmentInfo,
+    newest: Newest,
+    next_seq: u64,
+) -> Result<Active> {
+    let mode = if opts.read_only { OpenMode::READ } else { OpenMode::WRITE };
+    let file = fs.open(&info.path, mode).map_err(|e| Error::io("open segment", &info.path, e))?;
+    let zero_limit = zero_limit(opts, &*file, &info.path)?;
+    let ids = (info.first_seq, info.id, newest.salt);
+    let end = newest.end;
+    let proven = newest.proven;
+    if opts.read_only {
+        return Ok(Active::new(file, info.path.clone(), ids, end, proven, zero_limit));
+    }
+    rewrite(&*file, &info.path, proven, end)?;
+    file.sync_data().map_err(|e| Error::io("fdatasync", &info.path, e))?;
+    let mut active = Active::new(file, info.path.clone(), ids, end, proven, zero_limit);
+    // The records recovered after a crash are durable now: say so in the
+    // segment, for the next open (nothing is written when it says so already).
+    active.record_sync_point(next_seq)?;
+    Ok(active)
+}
+
+/// Writes again the newest segment's bytes from `from` (the last frame's
+/// synced_end; the whole segment when it has no frame) to `end`. After a
+/// failed fsync the kernel may keep unwritten pages but mark them clean:
+/// reads return them, yet no later fsync writes them. Written again, they
+/// are dirty, and the fsync that follows makes them durable.
+fn rewrite(file: &dyn FsFile, path: &Path, from: u64, end: u64) -> Result<()> {
+    let mut at = if from < SEGMENT_HEADER_LEN as u64 { 0 } else { from.min(end) };
+    let mut buf = vec![0u8; (end - at).min(WRITE_BUFFER as u64) as usize];
+    while at < end {
+        let len = buf.len().min((end - at) as usize);
+        let n = read_full_at(file, &mut buf[..len], at).map_err(|e| Error::io("read", path, e))?;
+        if n == 0 {
+            break;
+        }
+        file.write_all_at(&buf[..n], at).map_err(|e| Error::io("write to", path, e))?;
+        at += n as u64;
+    }
+    Ok(())
+}
+
+/// What the LOCK file holds: `mark` is a sound clean-close mark (None for
+/// an empty, damaged or foreign one, which is no mark).
+pub(crate) struct LockContents {
+    pub mark: Option<CleanMark>,
+}
+
+/// Reads the clean-close mark a clean close left in the LOCK file: the
+/// newest segment, and the end of its data, all of it durable. None when
+/// LOCK is missing or empty.
+pub(crate) fn read_clean_mark(fs: &dyn Fs, dir: &Path) -> Result<Option<LockContents>> {
+    let path = dir.join(LOCK_FILE);
+    let file = match fs.open(&path, OpenMode::READ) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io("open", &path, e)),
+    };
+    let mut buf = [0u8; CLEAN_MARK_LEN + 1];
+    let n = read_full_at(&*file, &mut buf, 0).map_err(|e| Error::io("read", &path, e))?;
+    Ok((n > 0).then(|| LockContents { mark: format::decode_clean_mark(&buf[..n]) }))
+}
+
+/// Empties LOCK, durably, before a writable open changes anything, so that
+/// a mark never outlives the state it describes (a stale mark would claim
+/// bytes durable that a later cut replaced).
+fn clear_clean_mark(fs: &dyn Fs, dir: &Path) -> Result<()> {
+    let path = dir.join(LOCK_FILE);
+    let file = fs.open(&path, OpenMode::WRITE).map_err(|e| Error::io("open", &path, e))?;
+    file.set_len(0).map_err(|e| Error::io("clear", &path, e))?;
+    file.sync_all().map_err(|e| Error::io("fsync", &path, e))
+}
+
+/// After the final sync of a clean close: the mark that lets the next open
+/// prove the newest segment durable up to `end`, and spares it from writing
+/// that segment's tail again. Not fsynced: if a power loss takes it, the
+/// next open just proves less.
+pub(crate) fn write_clean_mark(fs: &dyn Fs, dir: &Path, segment: SegmentHeader, end: u64) -> Result<()> {
+    let path = dir.join(LOCK_FILE);
+    let file = fs.open(&path, OpenMode::CREATE_TRUNCATE).map_err(|e| Error::io("open", &path, e))?;
+    let mark = format::encode_clean_mark(&CleanMark { segment, end });
+    file.write_all_at(&mark, 0).map_err(|e| Error::io("write the clean-close mark to", &path, e))
+}
+
+/// How far zeros may be written ahead in an active segment: its
+/// preallocated length when records are synced as they come (in
+/// WAL_SYNC_NONE the rare syncs amortise the extent conversions, and the
+/// zeros would only cost a copy), else 0.
+pub(crate) fn zero_limit(opts: &Options, file: &dyn FsFile, path: &Path) -> Result<u64> {
+    if !opts.preallocate || opts.read_only || opts.sync_mode == SyncMode::None {
+        return Ok(0);
+    }
+    file.size().map_err(|e| Error::io("stat", path, e))
+}
+
+fn ensure_dir(fs: &dyn Fs, dir: &Path, opts: &Options) -> Result<()> {
+    match fs.is_dir(dir) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(Error::io("open log directory", dir, std::io::Error::from_raw_os_error(libc::ENOTDIR))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && opts.create_if_missing && !opts.read_only => {
+            // The directories that do not exist yet, outermost first: each
+            // one's entry must be made durable in its parent.
+            let mut created: Vec<&Path> = dir.ancestors().take_while(|d| fs.is_dir(d).is_err()).collect();
+            created.reverse();
+            fs.create_dir_all(dir).map_err(|e| Error::io("create log directory", dir, e))?;
+            for new_dir in created {
+                match new_dir.parent() {
+                    Some(parent) if parent.as_os_str().is_empty() => segment::sync_dir(fs, Path::new("."))?,
+                    Some(parent) => segment::sync_dir(fs, parent)?,
+                    None => {} // the root: it has no entry to make durable
+                }
+            }
+            Ok(())
+        }
+        Err(e) => Err(Error::io("open log directory", dir, e)),
+    }
+}
+
+/// Takes the writer's lock, held until the handle closes: an flock on the
+/// log directory itself, so that removing or replacing a file in it (LOCK
+/// included) cannot let a second writer in.
+fn lock_dir(fs: &dyn Fs, dir: &Path) -> Result<Box<dyn Any + Send + Sync>> {
+    fs.lock(dir).map_err(|e| match e.kind() {
+        std::io::ErrorKind::WouldBlock => Error::new(
+            ErrorKind::Locked,
+            format!(
+                "{}: LOCK is held: another handle has this log open for writing (it holds an flock on the directory)",
+                dir.display()
+            ),
+        ),
+        _ => Error::io("lock", dir, e),
+    })
+}
