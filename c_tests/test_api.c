@@ -653,14 +653,24 @@ static void test_after_seq_below_first_seq_is_range(void) {
     fixture_done(&f);
 }
 
-static void test_after_seq_at_or_past_last_seq_reads_nothing(void) {
+/* after_seq == last_seq reads nothing; past it is WAL_E_RANGE: an engine
+ * whose stored N is ahead of its log (a mistyped directory that
+ * create_if_missing made anew) must hear so rather than start over at 1. */
+static void test_after_seq_at_last_seq_reads_nothing_and_past_it_is_range(void) {
     fixture_t f = fixture_open("api-afterend", NULL);
     SU_AT(su_expect_derived(f.w, 0, 1, 0)); /* empty log */
-    SU_AT(su_expect_derived(f.w, 5, 1, 0));
     SU_AT(su_append_n(f.w, 4, 8));
     SU_AT(su_expect_derived(f.w, 4, 1, 0));
-    SU_AT(su_expect_derived(f.w, 5, 1, 0));
-    SU_AT(su_expect_derived(f.w, UINT64_MAX, 1, 0));
+    for (int i = 0; i < 3; i++) {
+        uint64_t after = i == 0 ? 5 : i == 1 ? 500 : UINT64_MAX;
+        int calls = 0;
+        wal_iter_t *it = (wal_iter_t *)&calls;
+        CHECK_FAILS_RC(wal_replay(f.w, after, count_cb, &calls), WAL_E_RANGE);
+        CHECK_FAILS_RC(wal_iter_open(f.w, after, &it), WAL_E_RANGE);
+        CHECK(it == NULL && calls == 0);
+        CHECK(strstr(wal_last_error_message(), "the log ends at seq 4") != NULL);
+    }
+    CHECK_EQ_U64(wal_last_seq(f.w), 4);
     fixture_done(&f);
 }
 
@@ -924,7 +934,7 @@ int main(void) {
     SU_RUN(test_truncate_inside_a_batch);
     SU_RUN(test_rotation_and_truncate_reclaim_segments);
     SU_RUN(test_after_seq_below_first_seq_is_range);
-    SU_RUN(test_after_seq_at_or_past_last_seq_reads_nothing);
+    SU_RUN(test_after_seq_at_last_seq_reads_nothing_and_past_it_is_range);
     SU_RUN(test_replay_stops_at_callback_value);
     SU_RUN(test_iterator_reads_every_record_then_ends);
     SU_RUN(test_record_pointers_stay_valid_until_the_next_call);

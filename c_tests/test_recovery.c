@@ -3,12 +3,16 @@
  * the directory lock within one process and across processes; read-only
  * opens next to a writer, which must not change a file.
  *
- * The damage relies on the on-disk format (little-endian):
- *   segment = 32-byte header, then frames back to back;
- *   frame   = crc32 u32 (over bytes 4..32 and the payload), entry count u32,
- *             payload length u64, first seq u64, synced end u64, then the
- *             payload;
- *   entry   = op u8, key_len u32, value_len u32, key, value. */
+ * The damage relies on the on-disk format 3 (little-endian, docs/FORMAT.md):
+ *   segment = 32-byte header (salt u32 at 12, first seq u64 at 16), then
+ *             frames back to back;
+ *   frame   = header crc32 u32 (over bytes 4..32, started from the salt),
+ *             payload crc32 u32, entry count u32 (0: a sync mark), payload
+ *             length u32, first seq u64, synced end u64, then the payload;
+ *   entry   = op u8, key_len u32, value_len u32, key, value.
+ * The logs they damage end as a writer killed right after its last sync
+ * leaves them (no clean-close mark in LOCK), unless a test says otherwise:
+ * a clean close proves every byte durable, and damage to it is corruption. */
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -44,10 +48,25 @@ static uint64_t get_le(const unsigned char *p, int bytes) {
     return v;
 }
 
-/* A valid one-entry frame holding the derived record of seq (as
- * su_append_derived writes it), claiming the segment was durable up to
- * synced_end when it was written; returns its length. out holds 512 bytes. */
-static size_t derived_frame_synced(uint64_t seq, size_t value_len, uint64_t synced_end,
+/* The salt of a segment file: it starts every frame header's CRC. */
+static uint32_t segment_salt(const char *path) {
+    unsigned char h[SEGMENT_HEADER];
+    int fd = open(path, O_RDONLY);
+    REQUIRE(fd >= 0 && pread(fd, h, sizeof h, 0) == (ssize_t)sizeof h);
+    close(fd);
+    return (uint32_t)get_le(h + 12, 4);
+}
+
+/* Sets a frame header's CRC after its fields (bytes 4..32) were written. */
+static void seal_header(unsigned char *h, uint32_t salt) {
+    put_le(h, crc32_update(salt, h + 4, FRAME_HEADER - 4), 4);
+}
+
+/* A valid one-entry frame for the segment with this salt holding the
+ * derived record of seq (as su_append_derived writes it), claiming the
+ * segment was durable up to synced_end when it was written; returns its
+ * length. out holds 512 bytes. */
+static size_t derived_frame_synced(uint32_t salt, uint64_t seq, size_t value_len, uint64_t synced_end,
                                    unsigned char *out) {
     char key[SU_KEY_CAP];
     size_t key_len = su_key_for(seq, value_len, key);
@@ -59,17 +78,18 @@ static size_t derived_frame_synced(uint64_t seq, size_t value_len, uint64_t sync
     put_le(e + 5, value_len, 4);
     memcpy(e + ENTRY_HEADER, key, key_len);
     su_value_for(seq, e + ENTRY_HEADER + key_len, value_len);
-    put_le(out + 4, 1, 4);
-    put_le(out + 8, payload, 8);
+    put_le(out + 4, crc32_update(0, e, payload), 4);
+    put_le(out + 8, 1, 4);
+    put_le(out + 12, payload, 4);
     put_le(out + 16, seq, 8);
     put_le(out + 24, synced_end, 8);
-    put_le(out, crc32_update(0, out + 4, FRAME_HEADER - 4 + payload), 4);
+    seal_header(out, salt);
     return FRAME_HEADER + payload;
 }
 
 /* The same, claiming nothing beyond the segment header was durable. */
-static size_t derived_frame(uint64_t seq, size_t value_len, unsigned char *out) {
-    return derived_frame_synced(seq, value_len, SEGMENT_HEADER, out);
+static size_t derived_frame(uint32_t salt, uint64_t seq, size_t value_len, unsigned char *out) {
+    return derived_frame_synced(salt, seq, value_len, SEGMENT_HEADER, out);
 }
 
 /* One frame of a segment file, found by walking the length fields. */
@@ -80,8 +100,8 @@ typedef struct {
     uint32_t count;
 } frame_t;
 
-/* The frames of a segment, up to zeros, a torn frame or the end of the
- * file. */
+/* The frames (sync marks included, with count 0) of a segment, up to
+ * zeros, a torn frame or the end of the file. */
 static int read_frames(const char *path, frame_t *frames, int max) {
     int fd = open(path, O_RDONLY);
     REQUIRE(fd >= 0);
@@ -90,9 +110,9 @@ static int read_frames(const char *path, frame_t *frames, int max) {
     unsigned char h[FRAME_HEADER];
     while (n < max && off + FRAME_HEADER <= size &&
            pread(fd, h, FRAME_HEADER, off) == FRAME_HEADER) {
-        frame_t f = { off, FRAME_HEADER + get_le(h + 8, 8), get_le(h + 16, 8),
-                      (uint32_t)get_le(h + 4, 4) };
-        if (f.count == 0 || f.len > (uint64_t)(size - off)) break;
+        frame_t f = { off, FRAME_HEADER + get_le(h + 12, 4), get_le(h + 16, 8),
+                      (uint32_t)get_le(h + 8, 4) };
+        if (f.seq == 0 || f.len > (uint64_t)(size - off)) break;
         frames[n++] = f;
         off += (off_t)f.len;
     }
@@ -145,7 +165,10 @@ typedef struct {
     size_t value_len;
 } log_t;
 
-/* A closed log of n derived records written with the given options. */
+static void forget_clean_close(const log_t *l);
+
+/* A closed log of n derived records written with the given options, as a
+ * writer killed right after its last sync leaves it. */
 static log_t make_log(const char *tag, uint64_t segment_size, uint32_t preallocate, int n,
                       size_t value_len) {
     log_t l;
@@ -153,6 +176,26 @@ static log_t make_log(const char *tag, uint64_t segment_size, uint32_t prealloca
     l.opts = su_opts(segment_size);
     l.opts.preallocate = preallocate;
     l.value_len = value_len;
+    wal_t *w = su_open(l.dir.path, &l.opts);
+    l.last = su_append_n(w, n, value_len);
+    su_close(w);
+    forget_clean_close(&l);
+    return l;
+}
+
+/* Empties LOCK: no clean-close mark, as after a writer that was killed. */
+static void forget_clean_close(const log_t *l) {
+    char lock[4200];
+    snprintf(lock, sizeof lock, "%s/LOCK", l->dir.path);
+    int fd = open(lock, O_WRONLY | O_TRUNC | O_CREAT, 0644);
+    REQUIRE(fd >= 0);
+    close(fd);
+}
+
+/* The same log, closed cleanly: LOCK holds the clean-close mark. */
+static log_t make_clean_log(const char *tag, uint64_t segment_size, uint32_t preallocate, int n,
+                            size_t value_len) {
+    log_t l = make_log(tag, segment_size, preallocate, 0, value_len);
     wal_t *w = su_open(l.dir.path, &l.opts);
     l.last = su_append_n(w, n, value_len);
     su_close(w);
@@ -284,14 +327,15 @@ static void test_format_matches_what_the_tests_assume(void) {
     /* The last frame is byte for byte what derived_frame builds; with
      * WAL_SYNC_ALWAYS it was written once the frames before it were synced. */
     unsigned char frame[512], written[512];
-    size_t len = derived_frame_synced(3, 2, (uint64_t)frames[2].offset, frame);
+    uint32_t salt = segment_salt(path);
+    size_t len = derived_frame_synced(salt, 3, 2, (uint64_t)frames[2].offset, frame);
     CHECK_EQ_U64(len, frames[2].len);
     int fd = open(path, O_RDONLY);
     REQUIRE(fd >= 0 && pread(fd, written, len, frames[2].offset) == (ssize_t)len);
     close(fd);
     CHECK(memcmp(written, frame, len) == 0);
     /* A frame appended by hand is a record. */
-    append_bytes(path, frame, derived_frame(4, 2, frame));
+    append_bytes(path, frame, derived_frame(salt, 4, 2, frame));
     SU_AT(su_expect_log(l.dir.path, &l.opts, 1, 4));
     log_done(&l);
 }
@@ -303,15 +347,22 @@ enum { TAIL_RECORDS = 5, TAIL_VALUE = 20 };
 /* A log of TAIL_RECORDS records with len bytes written right after its
  * last record (into preallocated space, or at the end of the file): opening
  * in recovery mode `mode` cuts them off and the records survive. what names
- * the case. */
-static void expect_tail_cut_in(uint32_t mode, const char *what, uint32_t preallocate,
-                               const void *bytes, size_t len) {
+ * the case. With `seal`, the bytes are a frame whose header (when all of it
+ * is there) gets its checksum from the log's own salt, as the writer would
+ * have written it. */
+static void expect_tail_cut_seal(uint32_t mode, const char *what, uint32_t preallocate,
+                                 const void *bytes, size_t len, int seal) {
     int before = tu_failures;
     log_t l = make_log("rec-tail", preallocate ? 1 << 20 : 0, preallocate, TAIL_RECORDS,
                        TAIL_VALUE);
     char path[4096];
     newest_segment(l.dir.path, path);
-    tu_write_at(path, data_end(path), bytes, len);
+    unsigned char *copy = malloc(len + 1);
+    REQUIRE(copy != NULL);
+    memcpy(copy, bytes, len);
+    if (seal && len >= FRAME_HEADER) seal_header(copy, segment_salt(path));
+    tu_write_at(path, data_end(path), copy, len);
+    free(copy);
     wal_options_t o = with_recovery(&l, mode);
     expect_recovers_to(&l, &o, TAIL_RECORDS);
     if (tu_failures != before)
@@ -320,14 +371,26 @@ static void expect_tail_cut_in(uint32_t mode, const char *what, uint32_t preallo
     log_done(&l);
 }
 
+static void expect_tail_cut_in(uint32_t mode, const char *what, uint32_t preallocate,
+                               const void *bytes, size_t len) {
+    expect_tail_cut_seal(mode, what, preallocate, bytes, len, 0);
+}
+
 static void expect_tail_cut(const char *what, uint32_t preallocate, const void *bytes,
                             size_t len) {
     expect_tail_cut_in(WAL_RECOVER_TAIL, what, preallocate, bytes, len);
 }
 
-/* The frame that would come next: seq TAIL_RECORDS + 1. */
+/* The same for the first len bytes of a frame (sealed with the log's salt). */
+static void expect_frame_cut(uint32_t mode, const char *what, uint32_t preallocate,
+                             const unsigned char *frame, size_t len) {
+    expect_tail_cut_seal(mode, what, preallocate, frame, len, 1);
+}
+
+/* The frame that would come next: seq TAIL_RECORDS + 1 (its header is
+ * sealed once the log and its salt exist). */
 static size_t next_tail_frame(unsigned char *frame) {
-    return derived_frame(TAIL_RECORDS + 1, TAIL_VALUE, frame);
+    return derived_frame(0, TAIL_RECORDS + 1, TAIL_VALUE, frame);
 }
 
 static void test_garbage_after_last_record_is_cut(void) {
@@ -347,8 +410,8 @@ static void test_half_written_record_is_cut(void) {
     size_t len = next_tail_frame(frame);
     for (uint32_t prealloc = 0; prealloc < 2; prealloc++) {
         for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++)
-            expect_tail_cut("the start of the next record", prealloc, frame, cuts[i]);
-        expect_tail_cut("the next record but its last byte", prealloc, frame, len - 1);
+            expect_frame_cut(WAL_RECOVER_TAIL, "the start of the next record", prealloc, frame, cuts[i]);
+        expect_frame_cut(WAL_RECOVER_TAIL, "the next record but its last byte", prealloc, frame, len - 1);
     }
 }
 
@@ -358,7 +421,7 @@ static void test_whole_record_with_bad_crc_at_end_is_cut(void) {
     size_t len = next_tail_frame(frame);
     frame[FRAME_HEADER + 3] ^= 0x40;
     for (uint32_t prealloc = 0; prealloc < 2; prealloc++)
-        expect_tail_cut("a whole record with a bad checksum", prealloc, frame, len);
+        expect_frame_cut(WAL_RECOVER_TAIL, "a whole record with a bad checksum", prealloc, frame, len);
 }
 
 /* The first 20 bytes of the last frame written again after it. */
@@ -375,17 +438,17 @@ static void test_copy_of_last_frame_start_is_cut(void) {
     expect_tail_cut("the start of the last record again", 0, head, sizeof head);
 }
 
-/* A header whose length points far past the end of the file: cut, without
- * trying to read or allocate that much. */
+/* A header, with a checksum that matches, whose length points far past the
+ * end of the file or past WAL_MAX_BATCH_SIZE: cut, without trying to read
+ * or allocate that much. */
 static void test_header_claiming_a_huge_payload_is_cut(void) {
-    static const uint64_t lens[] = { (uint64_t)1 << 62, UINT64_MAX, (uint64_t)64 << 20,
-                                     UINT64_MAX - FRAME_HEADER + 1 };
+    static const uint64_t lens[] = { UINT32_MAX, WAL_MAX_BATCH_SIZE, WAL_MAX_BATCH_SIZE + 1,
+                                     (uint64_t)64 << 20, UINT32_MAX - FRAME_HEADER + 1 };
     for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
         unsigned char frame[512];
         size_t len = next_tail_frame(frame);
-        put_le(frame + 8, lens[i], 8);
-        put_le(frame, crc32_update(0, frame + 4, len - 4), 4);
-        expect_tail_cut("a header with a huge length", 0, frame, len);
+        put_le(frame + 12, lens[i], 4);
+        expect_frame_cut(WAL_RECOVER_TAIL, "a header with a huge length", 0, frame, len);
     }
 }
 
@@ -456,9 +519,49 @@ static void test_unfinished_new_segment_is_ignored(void) {
     }
 }
 
+/* ---- damage to bytes the log proves durable ---- */
+
+/* A log closed cleanly says every byte of its newest segment was durable:
+ * damage to its last record (a flipped byte, a lost end) is corruption,
+ * never a cut that silently loses an acknowledged record. SALVAGE keeps
+ * the records before it. */
+static void expect_corrupt_unless_salvaged(const log_t *l, uint64_t last);
+
+static void test_damage_to_a_cleanly_closed_log_is_corrupt(void) {
+    static const char *const how[] = { "a flipped value byte", "a flipped header byte", "its last 10 bytes gone" };
+    for (int where = 0; where < 3; where++) {
+        int before = tu_failures;
+        log_t l = make_clean_log("rec-cleanflip", 0, 0, TAIL_RECORDS, TAIL_VALUE);
+        char path[4096];
+        newest_segment(l.dir.path, path);
+        frame_t f = nth_frame(path, TAIL_RECORDS - 1);
+        if (where == 0) tu_flip_byte(path, value_byte(path, f), 0x10);
+        if (where == 1) tu_flip_byte(path, f.offset + 16, 0x01);
+        if (where == 2) REQUIRE(truncate(path, f.offset + (off_t)f.len - 10) == 0);
+        SU_AT(expect_corrupt_unless_salvaged(&l, TAIL_RECORDS - 1));
+        if (tu_failures != before) fprintf(stderr, "  ... with the last record of a cleanly closed log: %s\n", how[where]);
+        log_done(&l);
+    }
+}
+
+/* Zeros over the newest segment's header, its records intact: damage, not
+ * an interrupted creation (that segment would hold no record). */
+static void test_a_zeroed_header_over_records_is_corrupt(void) {
+    log_t l = make_log("rec-zerohdr", SMALL_SEGMENT, 1, 100, 100);
+    int count = tu_segment_count(l.dir.path);
+    REQUIRE(count >= 3);
+    char path[4096];
+    newest_segment(l.dir.path, path);
+    uint64_t newest_first = su_segment_first_seq(l.dir.path, count - 1);
+    static const unsigned char zeros[SEGMENT_HEADER];
+    tu_write_at(path, 0, zeros, sizeof zeros);
+    SU_AT(expect_corrupt_unless_salvaged(&l, newest_first - 1));
+    log_done(&l);
+}
+
 /* ---- damage with valid records after it ---- */
 
-static const char *const damage_names[] = { "a value byte", "the crc", "the entry count",
+static const char *const damage_names[] = { "a value byte", "the header crc", "the entry count",
                                             "the payload length", "the seq" };
 enum { DAMAGE_KINDS = 5 };
 
@@ -468,8 +571,8 @@ static void damage_frame(const char *path, int n, int what) {
     switch (what) {
     case 0: tu_flip_byte(path, value_byte(path, f), 0x01); break;
     case 1: tu_flip_byte(path, f.offset + 2, 0x80); break;
-    case 2: tu_flip_byte(path, f.offset + 4, 0x02); break;
-    case 3: tu_flip_byte(path, f.offset + 8, 0x01); break;
+    case 2: tu_flip_byte(path, f.offset + 8, 0x02); break;
+    case 3: tu_flip_byte(path, f.offset + 12, 0x01); break;
     default: tu_flip_byte(path, f.offset + 16, 0x04); break;
     }
 }
@@ -622,7 +725,7 @@ static void test_salvage_cuts_a_torn_tail(void) {
     unsigned char frame[512];
     size_t len = next_tail_frame(frame);
     for (uint32_t prealloc = 0; prealloc < 2; prealloc++) {
-        expect_tail_cut_in(WAL_RECOVER_SALVAGE, "a torn record", prealloc, frame, len - 3);
+        expect_frame_cut(WAL_RECOVER_SALVAGE, "a torn record", prealloc, frame, len - 3);
         expect_tail_cut_in(WAL_RECOVER_SALVAGE, "garbage", prealloc, "garbage!", 8);
     }
 }
@@ -658,6 +761,32 @@ static int open_status_in_child(const char *dir, const wal_options_t *o) {
         return 1000;
     }
     return -WEXITSTATUS(status);
+}
+
+/* The lock holds even if LOCK is removed or replaced while a writer holds
+ * the log (it is an flock on the directory): a second writer would hand out
+ * the same seqs. */
+static void test_removing_or_replacing_lock_lets_no_second_writer_in(void) {
+    for (int replace = 0; replace < 2; replace++) {
+        log_t l = make_log("rec-rmlock", 0, 1, 3, 10);
+        wal_t *w = su_open(l.dir.path, &l.opts);
+        char lock[4200], other[4300];
+        snprintf(lock, sizeof lock, "%s/LOCK", l.dir.path);
+        snprintf(other, sizeof other, "%s/LOCK.new", l.dir.path);
+        if (replace) {
+            int fd = open(other, O_CREAT | O_WRONLY, 0644);
+            REQUIRE(fd >= 0);
+            close(fd);
+            REQUIRE(rename(other, lock) == 0);
+        } else {
+            unlink(lock);
+        }
+        CHECK_FAILS_RC(su_open_status(l.dir.path, &l.opts), WAL_E_LOCKED);
+        CHECK_EQ_U64(su_append_derived(w, 10), 4);
+        su_close(w);
+        SU_AT(su_expect_log(l.dir.path, &l.opts, 1, 4));
+        log_done(&l);
+    }
 }
 
 static void test_writable_open_in_forked_child_is_locked(void) {
@@ -782,7 +911,7 @@ static void test_read_only_open_changes_no_file(void) {
         char path[4096];
         newest_segment(l.dir.path, path);
         unsigned char frame[512];
-        size_t len = derived_frame(61, 100, frame);
+        size_t len = derived_frame(segment_salt(path), 61, 100, frame);
         switch (c) {
         case RO_TORN_TAIL: append_bytes(path, frame, len / 2); break;
         case RO_GARBAGE_TAIL: append_bytes(path, "garbage!", 8); break;
@@ -804,6 +933,8 @@ int main(void) {
     SU_RUN(test_garbage_after_last_record_is_cut);
     SU_RUN(test_half_written_record_is_cut);
     SU_RUN(test_whole_record_with_bad_crc_at_end_is_cut);
+    SU_RUN(test_damage_to_a_cleanly_closed_log_is_corrupt);
+    SU_RUN(test_a_zeroed_header_over_records_is_corrupt);
     SU_RUN(test_copy_of_last_frame_start_is_cut);
     SU_RUN(test_header_claiming_a_huge_payload_is_cut);
     SU_RUN(test_zeros_after_last_record_are_cut);
@@ -817,6 +948,7 @@ int main(void) {
     SU_RUN(test_salvage_keeps_an_intact_log_whole);
     SU_RUN(test_salvage_cuts_a_torn_tail);
     SU_RUN(test_second_writable_open_in_same_process_is_locked);
+    SU_RUN(test_removing_or_replacing_lock_lets_no_second_writer_in);
     SU_RUN(test_writable_open_in_forked_child_is_locked);
     SU_RUN(test_lock_of_a_killed_process_is_released);
     SU_RUN(test_read_only_open_while_a_writer_runs);

@@ -12,6 +12,21 @@ pub(crate) const WRITE_BUFFER: usize = 1 << 20;
 /// How far ahead of its data a preallocated segment is filled with zeros
 /// when records are synced as they come (see `Active::zero_ahead`).
 const ZERO_AHEAD: u64 = 1 << 20;
+/// A preallocated segment reserves its space (fallocate) in steps of this
+/// much ahead of its data, up to segment_size: a new log holds 4 MiB on
+/// disk, not a whole 64 MiB segment, and each step costs one fallocate.
+pub(crate) const PREALLOC_STEP: u64 = 4 << 20;
+
+/// How the active segment reserves space ahead of its data.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Space {
+    /// The file's length: fallocated (or written) up to here.
+    pub allocated: u64,
+    /// Reserve in steps up to here (segment_size); 0: no preallocation.
+    pub reserve_to: u64,
+    /// Write zeros ahead of the data into the reserved space.
+    pub zeros: bool,
+}
 static ZEROS: [u8; ZERO_AHEAD as usize] = [0; ZERO_AHEAD as usize];
 
 pub(crate) struct Active {
@@ -35,18 +50,15 @@ pub(crate) struct Active {
     stamped: u64,
     /// ...and into the newest one written to the file.
     written_proof: u64,
-    /// The file holds written bytes (data or zeros) up to here...
+    /// The file holds written bytes (data or zeros) up to here.
     zeroed: u64,
-    /// ...and zeros are written ahead of the data up to here at most: the
-    /// preallocated length, or 0 when zeros are not written ahead.
-    zero_limit: u64,
+    space: Space,
 }
 
 impl Active {
     /// `ids`: (first_seq, id, salt). `end`: where the data ends, all of it
     /// durable. `proven`: the highest synced_end a frame in the file records.
-    /// `zero_limit`: see the field; 0 turns writing zeros ahead off.
-    pub fn new(file: Arc<dyn FsFile>, path: PathBuf, ids: (u64, u64, u32), end: u64, proven: u64, zero_limit: u64) -> Active {
+    pub fn new(file: Arc<dyn FsFile>, path: PathBuf, ids: (u64, u64, u32), end: u64, proven: u64, space: Space) -> Active {
         let (first_seq, id, salt) = ids;
         // What lies in the file when the segment becomes active is durable:
         // the header of a new segment, or what a writable open synced.
@@ -62,7 +74,7 @@ impl Active {
             stamped: proven,
             written_proof: proven,
             zeroed: end,
-            zero_limit,
+            space,
         }
     }
 
@@ -74,10 +86,11 @@ impl Active {
     /// per half MiB; the appends then overwrite blocks already written.
     fn zero_ahead(&mut self) -> Result<()> {
         self.zeroed = self.zeroed.max(self.end);
-        if self.zeroed >= self.zero_limit || self.zeroed - self.end >= ZERO_AHEAD / 2 {
+        let limit = if self.space.zeros { self.space.allocated } else { 0 };
+        if self.zeroed >= limit || self.zeroed - self.end >= ZERO_AHEAD / 2 {
             return Ok(());
         }
-        let upto = (self.end + ZERO_AHEAD).min(self.zero_limit);
+        let upto = (self.end + ZERO_AHEAD).min(limit);
         let zeros = &ZEROS[..(upto - self.zeroed) as usize];
         self.file.write_all_at(zeros, self.zeroed).map_err(|e| Error::io("write zeros to", &self.path, e))?;
         self.zeroed = upto;
@@ -115,9 +128,27 @@ impl Active {
         self.put(frame)
     }
 
+    /// Reserves the next step of the segment's space once the data (and
+    /// the zeros written ahead of it) would pass what is reserved.
+    fn reserve(&mut self, upto: u64) -> Result<()> {
+        let space = &mut self.space;
+        if upto <= space.allocated || space.allocated >= space.reserve_to {
+            return Ok(());
+        }
+        let target = upto.saturating_add(PREALLOC_STEP).min(space.reserve_to);
+        if target > space.allocated {
+            self.file.allocate(target).map_err(|e| Error::io("preallocate", &self.path, e))?;
+            space.allocated = target;
+        }
+        Ok(())
+    }
+
     /// Writes `bytes` at the end of the data.
     fn put(&mut self, bytes: &[u8]) -> Result<()> {
+        let ahead = if self.space.zeros { ZERO_AHEAD } else { 0 };
+        self.reserve(self.end + bytes.len() as u64 + ahead)?;
         self.file.write_all_at(bytes, self.end).map_err(|e| Error::io("write to", &self.path, e))?;
+        self.space.allocated = self.space.allocated.max(self.end + bytes.len() as u64);
         self.end += bytes.len() as u64;
         // Everything appended so far is in the file now.
         self.written_proof = self.stamped;

@@ -68,3 +68,18 @@ pub fn survey(dir: &Path) -> Result<Survey> {
         report,
     })
 }
+
+/// Starts a new, empty log in `dir` whose next record gets seq `floor + 1`
+/// (its truncation floor is `floor`): for tools that rewrite a log
+/// elsewhere and must keep its seqs, such as `walctl upgrade`. `dir` must
+/// exist and hold no log yet (no segment, no `wal.meta`).
+pub fn create_log_with_floor(dir: &Path, floor: u64) -> Result<()> {
+    let fs = RealFs;
+    if !segment::list_segments(&fs, dir)?.is_empty() || crate::meta::read_floor(&fs, dir)? != 0 {
+        return Err(crate::error::Error::invalid(format!("{} already holds a log", dir.display())));
+    }
+    if floor == u64::MAX {
+        return Err(crate::error::Error::range("a floor of 2^64-1 leaves no seq to append"));
+    }
+    crate::meta::write_floor(&fs, dir, floor)
+}

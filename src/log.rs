@@ -14,7 +14,8 @@ use crate::format::{self, EncodedFrame, Entry, SegmentHeader, ENTRY_HEADER_LEN, 
 use crate::format::{MAX_RECORD_SIZE, OP_CHECKPOINT, SEGMENT_HEADER_LEN};
 use crate::io::Fs;
 use crate::meta;
-use crate::open::{write_clean_mark, zero_limit};
+use crate::active::PREALLOC_STEP;
+use crate::open::{space, write_clean_mark};
 use crate::options::{Options, SyncMode};
 use crate::reader::WalIter;
 use crate::recovery::OpenReport;
@@ -329,14 +330,14 @@ impl Wal {
             self.inner.sync_segment(&*old.file, &old.path)?;
         }
         let opts = &self.inner.opts;
-        let prealloc = opts.preallocate.then_some(opts.segment_size);
+        let prealloc = opts.preallocate.then_some(opts.segment_size.min(PREALLOC_STEP));
         let created = segment::create_segment(&*self.inner.fs, &self.inner.dir, first_seq, prealloc)?;
         let info = created.info;
         // create_segment made the header durable.
-        let zero_limit = zero_limit(opts, &*created.file, &info.path)?;
+        let space = space(opts, &*created.file, &info.path)?;
         let ids = (first_seq, info.id, created.salt);
         let header_end = SEGMENT_HEADER_LEN as u64;
-        let active = Active::new(created.file, info.path.clone(), ids, header_end, header_end, zero_limit);
+        let active = Active::new(created.file, info.path.clone(), ids, header_end, header_end, space);
         st.segments.push(info);
         Ok(st.active.insert(active))
     }

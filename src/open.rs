@@ -2,7 +2,7 @@
 //! recovery, and making what recovery found durable before anything is
 //! written after it.
 
-use crate::active::{Active, WRITE_BUFFER};
+use crate::active::{Active, Space, WRITE_BUFFER};
 use crate::commit::SyncState;
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::{self, CleanMark, SegmentHeader, CLEAN_MARK_LEN, SEGMENT_HEADER_LEN};
@@ -41,7 +41,7 @@ impl Wal {
             if mark.is_some() {
                 clear_clean_mark(&*fs, &dir)?;
             }
-            recovery::apply(&*fs, &dir, &opts, &mut recovered)?;
+            recovery::apply(&*fs, &dir, &mut recovered)?;
             // A segment or wal.meta that a writer created or renamed but did
             // not live to fsync the directory for must not vanish in a power
             // loss after records were appended to it.
@@ -90,16 +90,16 @@ fn open_active(
 ) -> Result<Active> {
     let mode = if opts.read_only { OpenMode::READ } else { OpenMode::WRITE };
     let file = fs.open(&info.path, mode).map_err(|e| Error::io("open segment", &info.path, e))?;
-    let zero_limit = zero_limit(opts, &*file, &info.path)?;
+    let space = space(opts, &*file, &info.path)?;
     let ids = (info.first_seq, info.id, newest.salt);
     let end = newest.end;
     let proven = newest.proven;
     if opts.read_only {
-        return Ok(Active::new(file, info.path.clone(), ids, end, proven, zero_limit));
+        return Ok(Active::new(file, info.path.clone(), ids, end, proven, space));
     }
     rewrite(&*file, &info.path, proven, end)?;
     file.sync_data().map_err(|e| Error::io("fdatasync", &info.path, e))?;
-    let mut active = Active::new(file, info.path.clone(), ids, end, proven, zero_limit);
+    let mut active = Active::new(file, info.path.clone(), ids, end, proven, space);
     // The records recovered after a crash are durable now: say so in the
     // segment, for the next open (nothing is written when it says so already).
     active.record_sync_point(next_seq)?;
@@ -168,15 +168,19 @@ pub(crate) fn write_clean_mark(fs: &dyn Fs, dir: &Path, segment: SegmentHeader, 
     file.write_all_at(&mark, 0).map_err(|e| Error::io("write the clean-close mark to", &path, e))
 }
 
-/// How far zeros may be written ahead in an active segment: its
-/// preallocated length when records are synced as they come (in
-/// WAL_SYNC_NONE the rare syncs amortise the extent conversions, and the
-/// zeros would only cost a copy), else 0.
-pub(crate) fn zero_limit(opts: &Options, file: &dyn FsFile, path: &Path) -> Result<u64> {
-    if !opts.preallocate || opts.read_only || opts.sync_mode == SyncMode::None {
-        return Ok(0);
-    }
-    file.size().map_err(|e| Error::io("stat", path, e))
+/// How the active segment `file` reserves space: in steps up to
+/// segment_size with `preallocate`, and with zeros written ahead of the
+/// data when records are synced as they come (in WAL_SYNC_NONE the rare
+/// syncs amortise the extent conversions, and the zeros would only cost a
+/// copy).
+pub(crate) fn space(opts: &Options, file: &dyn FsFile, path: &Path) -> Result<Space> {
+    let allocated = file.size().map_err(|e| Error::io("stat", path, e))?;
+    let reserving = opts.preallocate && !opts.read_only;
+    Ok(Space {
+        allocated,
+        reserve_to: if reserving { opts.segment_size } else { 0 },
+        zeros: reserving && opts.sync_mode != SyncMode::None,
+    })
 }
 
 fn ensure_dir(fs: &dyn Fs, dir: &Path, opts: &Options) -> Result<()> {

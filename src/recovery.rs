@@ -302,7 +302,7 @@ pub fn prepare(fs: &dyn Fs, recovered: &mut Recovered) -> Result<()> {
 /// dies half-way: the segments after the end go first, newest first (what
 /// is left is a prefix of the log), then the cut, then the segments before
 /// the start, oldest first (what is left is a suffix).
-pub fn apply(fs: &dyn Fs, dir: &Path, opts: &Options, recovered: &mut Recovered) -> Result<()> {
+pub fn apply(fs: &dyn Fs, dir: &Path, recovered: &mut Recovered) -> Result<()> {
     let repairs = std::mem::take(&mut recovered.repairs);
     remove_segments(fs, dir, repairs.drop_back.iter().rev())?;
     if let Some((seg, at)) = &repairs.cut {
@@ -310,7 +310,7 @@ pub fn apply(fs: &dyn Fs, dir: &Path, opts: &Options, recovered: &mut Recovered)
             Some(file) => file,
             None => fs.open(&seg.path, OpenMode::WRITE).map_err(|e| Error::io("open segment", &seg.path, e))?,
         };
-        cut_segment(&*file, &seg.path, *at, opts.preallocate.then_some(opts.segment_size))?;
+        cut_segment(&*file, &seg.path, *at)?;
     }
     remove_segments(fs, dir, repairs.drop_front.iter())?;
     meta::remove_stale_tmp(fs, dir)
@@ -328,12 +328,10 @@ fn remove_segments<'a>(fs: &dyn Fs, dir: &Path, segments: impl Iterator<Item = &
     Ok(())
 }
 
-/// Cuts a segment at `at`: everything from there on becomes zeros (or is gone),
-/// so a later append lands right after the last valid record.
-fn cut_segment(file: &dyn crate::io::FsFile, path: &Path, at: u64, preallocate: Option<u64>) -> Result<()> {
+/// Cuts a segment at `at`: everything from there on is gone, so a later
+/// append lands right after the last valid record (the writer reserves
+/// space again as it appends).
+fn cut_segment(file: &dyn crate::io::FsFile, path: &Path, at: u64) -> Result<()> {
     file.set_len(at).map_err(|e| Error::io("cut the damaged tail of", path, e))?;
-    if let Some(len) = preallocate {
-        file.allocate(len).map_err(|e| Error::io("preallocate", path, e))?;
-    }
     file.sync_all().map_err(|e| Error::io("fsync", path, e))
 }

@@ -278,3 +278,31 @@ fn zeros_are_written_ahead_only_where_appends_are_synced_one_by_one() {
         assert_eq!(seqs(&wal, 0), vec![1, 2, 3, 4]);
     }
 }
+
+/// A preallocated segment reserves its space in 4 MiB steps ahead of its
+/// data, not all of segment_size at creation: a new log holds 4 MiB on
+/// disk, and the file grows as records come, up to segment_size.
+#[test]
+fn a_new_log_reserves_its_space_in_steps() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = TempDir::new("steps");
+    let opts = Options { segment_size: 64 << 20, ..Options::default() };
+    let wal = Wal::open(dir.path(), opts).unwrap();
+    wal.append(1, b"k", b"v").unwrap();
+    let seg = &segments(dir.path())[0];
+    let meta = std::fs::metadata(seg).unwrap();
+    assert_eq!(meta.len(), 4 << 20, "the first step");
+    assert!(meta.blocks() * 512 <= (4 << 20) + 4096, "{} bytes on disk", meta.blocks() * 512);
+    let value = vec![7u8; 64 << 10];
+    for i in 0..100u64 {
+        wal.append(1, &key(i), &value).unwrap();
+    }
+    let len = std::fs::metadata(seg).unwrap().len();
+    assert!(len > 6 << 20 && len <= 12 << 20, "reserved {len} bytes for 6.4 MiB of records");
+    for i in 0..1000u64 {
+        wal.append(1, &key(i), &value).unwrap();
+    }
+    assert_eq!(std::fs::metadata(seg).unwrap().len(), 64 << 20, "never past segment_size");
+    wal.close().unwrap();
+    assert_eq!(Wal::open(dir.path(), opts).unwrap().last_seq(), 1101);
+}

@@ -284,6 +284,26 @@ static void kv_free(kv_t *kv) {
     free(kv);
 }
 
+/* Says at startup what the log's recovery found and did: an engine's
+ * operator wants to know that the last run ended cleanly, or what a torn
+ * write cost. */
+static void log_open_report(wal_t *w, const char *log_dir) {
+    wal_open_report_t rep;
+    if (wal_open_report(w, &rep) != WAL_OK) {
+        fail_wal("wal_open_report");
+        return;
+    }
+    if (rep.tail_cut)
+        fprintf(stderr, "kv: %s: recovery cut %llu bytes of an interrupted write at offset %llu of the newest segment\n",
+                log_dir, (unsigned long long)rep.bytes_cut, (unsigned long long)rep.cut_offset);
+    if (rep.salvage_dropped_from)
+        fprintf(stderr, "kv: %s: salvage dropped the records from seq %llu on\n", log_dir,
+                (unsigned long long)rep.salvage_dropped_from);
+    if (getenv("KV_VERBOSE"))
+        fprintf(stderr, "kv: %s: opened; the last writer %s\n", log_dir,
+                rep.clean_close ? "closed it cleanly" : "did not close it (a crash, or a new log)");
+}
+
 /* Recovery: the snapshot holds every write up to its N, the log every
  * write after N. */
 kv_t *kv_open(const char *dir) {
@@ -311,9 +331,17 @@ kv_t *kv_open(const char *dir) {
     opts.segment_size = 256 << 10; /* small segments: truncation frees space sooner */
     int rc = mkdir(dir, 0755) != 0 && errno != EEXIST ? fail_os("cannot create", dir) : load_snapshot(kv);
     if (rc == 0 && wal_open(log_dir, &opts, &kv->wal) != WAL_OK) rc = fail_wal("wal_open");
+    if (rc == 0) log_open_report(kv->wal, log_dir);
     if (rc == 0) {
         int r = wal_replay(kv->wal, kv->snapshot_n, apply_record, kv);
-        if (r < 0) rc = fail_wal("wal_replay");
+        if (r == WAL_E_RANGE && wal_last_seq(kv->wal) < kv->snapshot_n) {
+            /* The snapshot covers records the log does not have: this is
+             * not the log the snapshot was taken with, or it lost them.
+             * Going on would hand out seqs the snapshot already holds. */
+            fprintf(stderr, "kv: the snapshot holds records up to %llu but %s ends at %llu: wrong or lost log\n",
+                    (unsigned long long)kv->snapshot_n, log_dir, (unsigned long long)wal_last_seq(kv->wal));
+            rc = -1;
+        } else if (r < 0) rc = fail_wal("wal_replay");
         else if (r > 0) rc = -1; /* apply_record said why */
     }
     free(log_dir);
