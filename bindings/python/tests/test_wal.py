@@ -167,13 +167,37 @@ def test_open_report_tells_of_a_cut_torn_tail_and_of_a_clean_close(wal_dir):
     with open_wal(wal_dir, preallocate=False) as wal:
         assert wal.open_report() == libwal.OpenReport(
             clean_close=False, tail_cut=True, cut_offset=size, bytes_cut=100, salvage_dropped_from=0)
-        assert wal.last_seq == 10
-    assert newest.stat().st_size == size
+        assert [r.value for r in wal] == [b"v%d" % i for i in range(10)]
+    assert b"\xab" * 100 not in newest.read_bytes()  # cut (the clean close may add its mark)
     with open_wal(wal_dir, preallocate=False) as wal:
         report = wal.open_report()
         assert (report.clean_close, report.tail_cut, report.bytes_cut) == (True, False, 0)
     with pytest.raises(libwal.InvalidError, match="closed"):
         wal.open_report()
+
+
+def test_open_report_tells_where_salvage_cut_and_the_first_seq_it_dropped(wal_dir):
+    with open_wal(wal_dir, preallocate=False) as wal:
+        for fill in b"ABC":
+            wal.append(OP_PUT, b"k", bytes([fill]) * 100)
+    (segment,) = wal_dir.glob("*.wal")
+    data = bytearray(segment.read_bytes())
+    a_end, b_start = data.index(b"A" * 100) + 100, data.index(b"B" * 100)
+    data[b_start + 50] ^= 0xFF  # damage record 2 of 3
+    segment.write_bytes(data)
+    with pytest.raises(libwal.CorruptError):  # TAIL: a cleanly closed log's record is no torn tail
+        open_wal(wal_dir)
+    salvage = dict(recovery_mode=libwal.RecoveryMode.SALVAGE, preallocate=False)
+    with open_wal(wal_dir, read_only=True, **salvage) as reader:  # what a writable open would cut
+        would = reader.open_report()
+    assert segment.read_bytes() == data
+    with open_wal(wal_dir, **salvage) as wal:
+        report = wal.open_report()
+        assert [r.value for r in wal] == [b"A" * 100]
+    assert report == would
+    assert (report.tail_cut, report.salvage_dropped_from) == (True, 2)
+    assert a_end <= report.cut_offset < b_start
+    assert report.bytes_cut == len(data) - report.cut_offset
 
 
 def open_fds():
