@@ -54,7 +54,7 @@ bench-run: lib $(BUILD)/bench
 # built in, checks its replay counts, and prints a full table. Timings are
 # not checked.
 bench-smoke: lib $(BUILD)/bench
-	@$(foreach p,$(BENCH_MISSING),$(CHECK_SKIP) bench-smoke:$(p) $(bench_pkg_$(p)) "apt-get install $(bench_pkg_$(p))";)
+	@$(foreach p,$(BENCH_MISSING),$(CHECK_SKIP) bench-smoke:$(p) "$(bench_pkg_$(p))" "apt-get install $(bench_pkg_$(p))";)
 	BENCH_DIR=$(BUILD)/bench-smoke-data BENCH_OUT=$(BUILD)/bench-smoke BENCH_RUNS=2 BENCH_SECONDS=0.02 \
 	  BENCH_SCALE=0.002 BENCH_LARGE_MB=16 BENCH_LARGE_SEGMENT_MB=1 $(BUILD)/bench > $(BUILD)/bench-smoke.log
 	@rows=$$(grep -cE '^\| [^|]+ \| [a-zA-Z/]+ \| [0-9.]+[kM]? \(' $(BUILD)/bench-smoke.md); \
