@@ -26,7 +26,7 @@ STATIC_LIBS = $(or $(file <$(NATIVE_LIBS)),$(error $(NATIVE_LIBS) is missing or 
 # of that build; it leaves the programs in $(C_BUILT)/{static,shared}/.
 C_BUILT  := $(BUILD)/ctests
 
-.PHONY: all lib check check-header test-rust test-c test-cxx test-example install uninstall bench clean
+.PHONY: all lib check check-header test-rust test-c ctests-built test-cxx test-example install uninstall bench clean
 
 all: lib
 
@@ -72,8 +72,14 @@ test-cxx: include/wal.h
 	$(CC) -std=c99 -Wall -Wextra -Werror -pedantic -Iinclude -fsyntax-only c_tests/header_compile.c
 	$(CXX) -std=c++11 -Wall -Wextra -Werror -pedantic -Iinclude -x c++ -fsyntax-only c_tests/header_compile.c
 
-# test-rust runs the C suite; alone: CC="$(CC)" $(CARGO) test --release --test c_suite
-test-c: test-rust
+# test-rust runs the C suite (tests/c_suite/); test-c runs it alone.
+# ctests-built only builds its programs (for valgrind and the other file
+# systems), so that no target runs the Rust suite a second time.
+test-c: lib
+	CC="$(CC)" $(CARGO) test --release --test c_suite
+
+ctests-built: lib
+	WAL_CTESTS_BUILD_ONLY=1 CC="$(CC)" $(CARGO) test --release --test c_suite
 
 # The README's example, built against the installed-style header and run in a
 # fresh directory.
@@ -84,12 +90,28 @@ test-example: lib
 	rm -rf $(BUILD)/demo-run && mkdir -p $(BUILD)/demo-run
 	cd $(BUILD)/demo-run && ../demo
 
+# A test whose tool is missing says "skipped: X is not installed" through
+# $(CHECK_SKIP) NAME TOOL [HINT] (NAME: the target, or TARGET:PART for a
+# part of one) and make check goes on; make check ends with what ran and
+# what was skipped (mk/check-summary.sh), and under CI=true a skip fails it.
+CHECK_SUMMARY = CHECK_SUMMARY=$(abspath $(BUILD))/check-summary sh mk/check-summary.sh
+CHECK_SKIP    = $(CHECK_SUMMARY) skip
+
 # Each capability beside the core (bindings, tools, stress, benchmarks...)
 # lives in its own fragment under mk/ and adds its test target to CHECK_EXTRA.
 CHECK_EXTRA :=
 include $(sort $(wildcard mk/*.mk))
 
-check: check-header test-cxx test-rust test-example test-c $(CHECK_EXTRA)
+CHECK_TARGETS := check-header test-cxx test-rust test-example $(CHECK_EXTRA)
+
+# One sub-make per target, so that the summary knows which passed and which
+# failed; the first failure ends the run, unless make was given -k.
+check:
+	@$(CHECK_SUMMARY) reset
+	@for t in $(CHECK_TARGETS); do \
+	  if $(MAKE) --no-print-directory $$t; then $(CHECK_SUMMARY) passed $$t; \
+	  else $(CHECK_SUMMARY) failed $$t; $(if $(findstring k,$(firstword -$(MAKEFLAGS))),,break;) fi; \
+	done; $(CHECK_SUMMARY) print $(CHECK_TARGETS)
 
 clean:
 	$(CARGO) clean

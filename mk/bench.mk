@@ -82,6 +82,7 @@ bench-run: lib $(BUILD)/bench
 # not checked. okaywal gets 64 KiB bulk segments, so that its W7 has whole
 # segments to drop (okaywal.c then checks what a reopen finds).
 bench-smoke: lib $(BUILD)/bench
+	@$(foreach p,$(BENCH_MISSING),$(CHECK_SKIP) bench-smoke:$(p) "$(bench_pkg_$(p))" "apt-get install $(bench_pkg_$(p))";)
 	BENCH_DIR=$(BUILD)/bench-smoke-data BENCH_OUT=$(BUILD)/bench-smoke BENCH_RUNS=2 BENCH_SECONDS=0.02 \
 	  BENCH_SCALE=0.002 BENCH_LARGE_MB=16 BENCH_LARGE_SEGMENT_MB=1 BENCH_OKAYWAL_SEGMENT_KB=64 \
 	  $(BUILD)/bench > $(BUILD)/bench-smoke.log

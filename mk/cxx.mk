@@ -39,7 +39,8 @@ test-hpp-cxx14: include/wal.hpp include/wal.h
 	done; done
 
 test-hpp: lib test-hpp-cxx14 $(HPP_TESTS)
-	$(if $(CLANGXX),$(CLANGXX) $(CXXFLAGS_HPP) -fsyntax-only c_tests/cxx/test_wal_hpp.cpp,@echo "test-hpp: no clang++, checked with $(CXX) only")
+	$(if $(CLANGXX),$(CLANGXX) $(CXXFLAGS_HPP) -fsyntax-only c_tests/cxx/test_wal_hpp.cpp,@$(CHECK_SKIP) test-hpp:clang++ clang++ "apt-get install clang")
+	$(if $(VALGRIND),,@$(CHECK_SKIP) test-hpp:valgrind valgrind "apt-get install valgrind")
 	$(if $(CLANGXX),$(CLANGXX) $(CXXFLAGS_HPP) -fno-exceptions -fsyntax-only c_tests/cxx/test_wal_hpp_noexcept.cpp)
 	@for t in $(HPP_TESTS); do \
 	  start=$$(date +%s.%N); \

@@ -17,6 +17,6 @@ FS_PROGRAMS     := $(addprefix $(C_BUILT)/shared/,$(basename $(notdir $(wildcard
 .PHONY: test-fs
 CHECK_EXTRA += test-fs
 
-test-fs: test-c
+test-fs: ctests-built
 	FS_IMAGE_MB=$(FS_IMAGE_MB) CRASH_ROUNDS=$(FS_CRASH_ROUNDS) \
 	  sh mk/filesystems.sh $(BUILD)/fs "$(FS_TYPES)" $(FS_PROGRAMS)

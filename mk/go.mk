@@ -31,8 +31,7 @@ go_cflags = CGO_CFLAGS="-O2 -g -DGOWAL_WAL_H_CKSUM=$$(cksum < $(1) | cut -d' ' -
 .PHONY: test-go
 test-go: lib
 ifeq ($(shell command -v $(GO)),)
-	@echo "skipped: Go is not installed (apt-get install golang-go)"
-	@[ "$(CI)" != true ] || { echo "test-go: Go is missing and CI=true: failing" >&2; exit 1; }
+	@$(CHECK_SKIP) test-go $(GO) "apt-get install golang-go"
 else
 	@mkdir -p $(GO_DIR)
 	cd bindings/go && $(GO_ENV) $(call go_cflags,../../include/wal.h) $(GO) vet -tags libwal_checkout ./...

@@ -94,6 +94,9 @@ uninstall:
 	-rmdir $(DESTDIR)$(LIBDIR)/.debug $(DESTDIR)$(BINDIR)/.debug 2>/dev/null
 
 test-install:
+ifeq ($(shell command -v pkg-config),)
+	@$(CHECK_SKIP) test-install pkg-config "apt-get install pkg-config"
+else
 	rm -rf $(INSTALL_TEST)
 	$(MAKE) --no-print-directory install PREFIX=$(INSTALL_TEST)/prefix
 	CC="$(CC)" CXX="$(CXX)" VERSION=$(VERSION) SOVER=$(SOVER) sh c_tests/cxx/test_install.sh $(INSTALL_TEST)
@@ -101,5 +104,6 @@ test-install:
 	@left=$$(find $(INSTALL_TEST)/prefix ! -type d); \
 	  [ -z "$$left" ] || { echo "test-install: make uninstall left $$left" >&2; exit 1; }
 	rm -rf $(INSTALL_TEST)
+endif
 
 CHECK_EXTRA += test-install

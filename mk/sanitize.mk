@@ -17,7 +17,10 @@ ASAN_LIB    := target/asan/$(ASAN_TARGET)/release/libwal.a
 .PHONY: test-valgrind asan asan-lib
 CHECK_EXTRA += test-valgrind
 
-test-valgrind: test-c
+test-valgrind: ctests-built
+ifeq ($(shell command -v $(or $(VALGRIND),valgrind)),)
+	@$(CHECK_SKIP) test-valgrind valgrind "apt-get install valgrind"
+else
 	@passed=0; failed=0; \
 	for t in $(MEMCHECK_TESTS); do \
 	  start=$$(date +%s); \
@@ -26,6 +29,7 @@ test-valgrind: test-c
 	  else failed=$$((failed + 1)); echo "FAIL valgrind $$t"; fi; \
 	done; \
 	echo "valgrind: $$passed passed, $$failed failed"; [ $$failed -eq 0 ]
+endif
 
 # Cargo decides whether the instrumented library is up to date.
 asan-lib:

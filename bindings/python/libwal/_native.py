@@ -3,11 +3,11 @@
 The library is looked for, in order:
 
 1. ``LIBWAL_PATH``: the path of the library file; nothing else is tried.
-2. Beside this package (``libwal.so.0`` copied in before ``pip install``).
+2. ``libwal.so`` in this package: an installed wheel carries it there.
 3. ``target/release`` of the libwal checkout this package sits in, when it is
    run from the source tree (``bindings/python``).
 4. The system's library path: ``ctypes.util.find_library("wal")``, then
-   ``libwal.so.0``.
+   ``libwal.so.0.2`` (the soname).
 """
 
 from __future__ import annotations
@@ -19,8 +19,10 @@ import threading
 from pathlib import Path
 from typing import List, Optional
 
-# The C API major version these bindings speak (WAL_VERSION_MAJOR).
-API_MAJOR = 0
+# The C ABI these bindings speak: MAJOR.MINOR while MAJOR is 0 (each 0.x
+# release may change it), MAJOR after that; as in the library's soname.
+ABI = (0, 2)
+SONAME = "libwal.so." + ".".join(map(str, ABI))
 
 _c_uint8_p = ctypes.POINTER(ctypes.c_uint8)
 
@@ -39,6 +41,17 @@ class Options(ctypes.Structure):
         ("preallocate", ctypes.c_uint32),
         ("create_if_missing", ctypes.c_uint32),
         ("reserved", ctypes.c_uint64 * 8),
+    ]
+
+
+class OpenReport(ctypes.Structure):
+    _fields_ = [
+        ("clean_close", ctypes.c_uint32),
+        ("tail_cut", ctypes.c_uint32),
+        ("cut_offset", ctypes.c_uint64),
+        ("bytes_cut", ctypes.c_uint64),
+        ("salvage_dropped_from", ctypes.c_uint64),
+        ("reserved", ctypes.c_uint64 * 4),
     ]
 
 
@@ -84,8 +97,10 @@ _SIGNATURES = {
     "wal_iter_next": (_int, [_vp, ctypes.POINTER(CRecord)]),
     "wal_iter_close": (None, [_vp]),
     "wal_replay": (_int, [_vp, _u64, REPLAY_FN, _vp]),
+    "wal_open_report": (_int, [_vp, ctypes.POINTER(OpenReport)]),
     "wal_last_error": (_int, []),
     "wal_last_error_message": (ctypes.c_char_p, []),
+    "wal_last_os_error": (_int, []),
     "wal_strerror": (ctypes.c_char_p, [_int]),
     "wal_version": (ctypes.c_char_p, []),
 }
@@ -93,26 +108,30 @@ _SIGNATURES = {
 
 def _candidates() -> List[str]:
     here = Path(__file__).resolve().parent
-    found = [str(here / name) for name in ("libwal.so.0", "libwal.so")]
+    found = [str(here / "libwal.so")]
     checkout = here.parents[2]  # bindings/python/libwal -> the repository
     if (checkout / "include" / "wal.h").is_file():
         found.append(str(checkout / "target" / "release" / "libwal.so"))
     system = ctypes.util.find_library("wal")
     if system:
         found.append(system)
-    found.append("libwal.so.0")
+    found.append(SONAME)
     return found
 
 
 def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
+    """Checks the library's version (before any other symbol is looked up:
+    another ABI may lack some), then declares the signatures."""
+    lib.wal_version.restype, lib.wal_version.argtypes = ctypes.c_char_p, []
+    version = lib.wal_version().decode()
+    numbers = tuple(int(part) for part in version.split(".")[:2])
+    if numbers[:len(ABI)] != ABI:
+        raise LibraryNotFoundError(
+            f"{lib._name}: libwal {version} does not match these bindings "
+            f"(libwal {'.'.join(map(str, ABI))}.x)")
     for name, (restype, argtypes) in _SIGNATURES.items():
         fn = getattr(lib, name)
         fn.restype, fn.argtypes = restype, argtypes
-    version = lib.wal_version().decode()
-    if int(version.split(".")[0]) != API_MAJOR:
-        raise LibraryNotFoundError(
-            f"{lib._name}: libwal {version} does not match these bindings "
-            f"(C API major version {API_MAJOR})")
     return lib
 
 
@@ -133,8 +152,9 @@ def _load() -> ctypes.CDLL:
         except OSError as err:
             tried.append(str(err))
     raise LibraryNotFoundError(
-        "libwal's shared library was not found; build it with `make` or set "
-        "LIBWAL_PATH to the library file. Tried:\n  " + "\n  ".join(tried))
+        "libwal's shared library was not found: install this package with pip (its wheel "
+        "carries the library), run it from a checkout built with `make`, or set LIBWAL_PATH "
+        "to the library file. Tried:\n  " + "\n  ".join(tried))
 
 
 _lock = threading.Lock()

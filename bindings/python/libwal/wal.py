@@ -5,12 +5,13 @@ from __future__ import annotations
 import ctypes
 import os
 import threading
+import warnings
 from contextlib import contextmanager
 from typing import (Callable, ContextManager, Dict, Iterable, Iterator, NamedTuple, Optional,
                     Tuple, Union)
 
 from . import _native
-from .constants import E_INVALID, OK
+from .constants import E_INVALID, OK, Op
 from .errors import InvalidError, WalError, error_for
 
 Buffer = Union[bytes, bytearray, memoryview]
@@ -18,7 +19,8 @@ PathLike = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 
 
 class Record(NamedTuple):
-    """One record of the log. A checkpoint has op OP_CHECKPOINT and empty
+    """One record of the log. ``op`` is an Op when it is one of the named
+    ops, else the caller's int. A checkpoint has op Op.CHECKPOINT and empty
     key and value."""
 
     seq: int
@@ -27,8 +29,21 @@ class Record(NamedTuple):
     value: bytes
 
 
-def _failure(code: Optional[int] = None) -> WalError:
-    """The exception for the call that just failed on this thread.
+class OpenReport(NamedTuple):
+    """What the open of a Wal found and did (wal_open_report). For a
+    read-only Wal, which changes nothing, the cut fields say what a
+    writable open would cut."""
+
+    clean_close: bool  # the last writer closed the log cleanly
+    tail_cut: bool  # the open cut the newest segment (a torn tail, or SALVAGE)
+    cut_offset: int  # where the cut was made in the newest segment's file
+    bytes_cut: int  # data bytes (not preallocated zeros) the cut removed
+    salvage_dropped_from: int  # SALVAGE: the first seq dropped (handed out again); 0 if none
+
+
+def _failure(directory: str, code: Optional[int] = None) -> WalError:
+    """The exception for the call on the log in `directory` that just
+    failed on this thread.
 
     libwal keeps the last error per OS thread. ctypes runs a C function on
     the calling thread (it only releases the GIL meanwhile), so reading the
@@ -38,18 +53,8 @@ def _failure(code: Optional[int] = None) -> WalError:
     if code is None:
         code = lib.wal_last_error()
     message = lib.wal_last_error_message().decode("utf-8", "replace")
-    return error_for(code, message or lib.wal_strerror(code).decode())
-
-
-def _check_seq(seq: int) -> int:
-    if seq == 0:
-        raise _failure()
-    return seq
-
-
-def _check_status(status: int) -> None:
-    if status != OK:
-        raise _failure(status)
+    return error_for(code, message or lib.wal_strerror(code).decode(),
+                     lib.wal_last_os_error(), directory)
 
 
 def _as_bytes(what: str, data: Buffer) -> bytes:
@@ -76,11 +81,14 @@ def _as_uint(what: str, value: int, bits: int) -> int:
     return value
 
 
+_NAMED_OPS: Dict[int, Op] = {int(op): op for op in Op}
+
+
 def _record(c: _native.CRecord) -> Record:
     """Copies a C record, whose buffers the library owns, into Python bytes."""
     key = ctypes.string_at(c.key, c.key_len) if c.key_len else b""
     value = ctypes.string_at(c.value, c.value_len) if c.value_len else b""
-    return Record(c.seq, c.op, key, value)
+    return Record(c.seq, _NAMED_OPS.get(c.op, c.op), key, value)
 
 
 class _Handle:
@@ -134,9 +142,10 @@ class Records(Iterator[Record]):
     garbage collected. Safe to share between threads (one at a time reads).
     """
 
-    def __init__(self, lib: ctypes.CDLL, iterator: Optional[int]) -> None:
+    def __init__(self, lib: ctypes.CDLL, iterator: Optional[int], directory: str) -> None:
         self._next_fn, self._close_fn = lib.wal_iter_next, lib.wal_iter_close
         self._iterator: Optional[int] = iterator
+        self._directory = directory
         self._record = _native.CRecord()
         self._lock = threading.Lock()
 
@@ -150,7 +159,7 @@ class Records(Iterator[Record]):
             status = self._next_fn(self._iterator, ctypes.byref(self._record))
             if status == 1:
                 return _record(self._record)
-            error = _failure(status) if status < 0 else None
+            error = _failure(self._directory, status) if status < 0 else None
             self._close_locked()
         if error is not None:
             raise error
@@ -180,10 +189,12 @@ class Wal:
     """An open log: a directory of segment files (see the README of libwal).
 
     Options left as None take the library's defaults (wal_options_init):
-    64 MiB segments, SYNC_ALWAYS, sync_every 100, RECOVER_TAIL, writable,
-    preallocate, create_if_missing. Keys and values are bytes, bytearray or
-    memoryview (str is refused: encode it). Every method may be called from
-    many threads at once; close() waits for the calls in flight.
+    64 MiB segments, SyncMode.ALWAYS, sync_every 100, RecoveryMode.TAIL,
+    writable, preallocate, create_if_missing. Keys and values are bytes,
+    bytearray or memoryview (str is refused: encode it). Every method may be
+    called from many threads at once; close() waits for the calls in flight.
+    Close it (or use ``with``): a Wal garbage-collected while open is closed
+    with a ResourceWarning, as an unclosed file is.
     """
 
     _handle = _Handle(None)  # closed until wal_open succeeds
@@ -211,7 +222,7 @@ class Wal:
         if b"\0" in encoded:  # C would see only the part before it
             raise InvalidError(E_INVALID, f"the path {self.path!r} holds a NUL byte")
         pointer = ctypes.c_void_p()
-        _check_status(lib.wal_open(encoded, ctypes.byref(options), ctypes.byref(pointer)))
+        self._check_status(lib.wal_open(encoded, ctypes.byref(options), ctypes.byref(pointer)))
         self._handle = _Handle(pointer.value)
 
     def append(self, op: int, key: Buffer = b"", value: Buffer = b"") -> int:
@@ -220,7 +231,7 @@ class Wal:
         op = _as_uint("op", op, 8)
         key, value = _as_bytes("key", key), _as_bytes("value", value)
         with self._use() as w:
-            return _check_seq(self._lib.wal_append(w, op, key, len(key), value, len(value)))
+            return self._check_seq(self._lib.wal_append(w, op, key, len(key), value, len(value)))
 
     def append_batch(self, entries: Iterable[Tuple[int, Buffer, Buffer]]) -> int:
         """Appends (op, key, value) entries as one atomic batch: after a
@@ -232,24 +243,24 @@ class Wal:
             slot.op, slot.key, slot.key_len = _as_uint("op", op, 8), key, len(key)
             slot.value, slot.value_len = value, len(value)
         with self._use() as w:
-            return _check_seq(self._lib.wal_append_batch(w, array, len(items)))
+            return self._check_seq(self._lib.wal_append_batch(w, array, len(items)))
 
     def checkpoint(self) -> int:
         """Appends a checkpoint record, makes it and everything before it
         durable, and returns its seq: the N to store with the engine's state."""
         with self._use() as w:
-            return _check_seq(self._lib.wal_checkpoint(w))
+            return self._check_seq(self._lib.wal_checkpoint(w))
 
     def truncate(self, upto_seq: int) -> None:
         """Discards every record with seq <= upto_seq, durably."""
         upto_seq = _as_uint("upto_seq", upto_seq, 64)
         with self._use() as w:
-            _check_status(self._lib.wal_truncate(w, upto_seq))
+            self._check_status(self._lib.wal_truncate(w, upto_seq))
 
     def sync(self) -> None:
         """Makes every record appended so far durable."""
         with self._use() as w:
-            _check_status(self._lib.wal_sync(w))
+            self._check_status(self._lib.wal_sync(w))
 
     @property
     def last_seq(self) -> int:
@@ -263,13 +274,23 @@ class Wal:
         with self._use() as w:
             return int(self._lib.wal_first_seq(w))
 
+    def open_report(self) -> OpenReport:
+        """What the open of this log found and did: a clean close or not,
+        the cut of a torn tail or SALVAGE's cut, and the first seq SALVAGE
+        dropped. An engine logs it at startup."""
+        report = _native.OpenReport()
+        with self._use() as w:
+            self._check_status(self._lib.wal_open_report(w, ctypes.byref(report)))
+        return OpenReport(bool(report.clean_close), bool(report.tail_cut), report.cut_offset,
+                          report.bytes_cut, report.salvage_dropped_from)
+
     def records(self, after: int = 0) -> Records:
         """An iterator over the records with seq > after (0: all retained)."""
         after = _as_uint("after", after, 64)
         iterator = ctypes.c_void_p()
         with self._use() as w:
-            _check_status(self._lib.wal_iter_open(w, after, ctypes.byref(iterator)))
-        return Records(self._lib, iterator.value)
+            self._check_status(self._lib.wal_iter_open(w, after, ctypes.byref(iterator)))
+        return Records(self._lib, iterator.value, self.path)
 
     def __iter__(self) -> Records:
         return self.records()
@@ -294,7 +315,7 @@ class Wal:
             status = self._lib.wal_replay(w, after, callback, None)
         if raised:
             raise raised[0]
-        _check_status(status)
+        self._check_status(status)
 
     @property
     def closed(self) -> bool:
@@ -305,10 +326,19 @@ class Wal:
         PoisonedError if an earlier write failed (the handle is freed anyway)."""
         pointer = self._handle.take()
         if pointer is not None:
-            _check_status(self._lib.wal_close(pointer))
+            self._check_status(self._lib.wal_close(pointer))
 
     def _use(self) -> ContextManager[int]:
         return self._handle.use()
+
+    def _check_seq(self, seq: int) -> int:
+        if seq == 0:
+            raise _failure(self.path)
+        return seq
+
+    def _check_status(self, status: int) -> None:
+        if status != OK:
+            raise _failure(self.path, status)
 
     def __enter__(self) -> "Wal":
         return self
@@ -317,10 +347,16 @@ class Wal:
         self.close()
 
     def __del__(self) -> None:
+        if self._handle.closed:
+            return
         try:
-            self.close()
-        except WalError:
-            pass
+            warnings.warn(f"unclosed {self!r}: close it, or open it in a `with` block",
+                          ResourceWarning, source=self)
+        finally:
+            try:
+                self.close()
+            except WalError:
+                pass
 
     def __repr__(self) -> str:
         return f"<libwal.Wal {self.path!r}{' closed' if self.closed else ''}>"

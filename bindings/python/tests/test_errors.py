@@ -1,7 +1,10 @@
 """Every exception class, raised by the library itself, with its code and
 the library's message."""
 
+import errno
 import json
+import os
+import pickle
 import textwrap
 
 import pytest
@@ -26,13 +29,42 @@ def test_invalid_argument(wal_dir):
         libwal.Wal(str(wal_dir) + "\0suffix")
 
 
-def test_io_error_names_the_path(tmp_path):
+def test_io_error_is_an_oserror_with_errno_and_filename(tmp_path):
     not_a_dir = tmp_path / "file"
     not_a_dir.write_bytes(b"")
-    with pytest.raises(libwal.WalIOError) as caught:
+    with pytest.raises(OSError) as caught:
         libwal.Wal(not_a_dir / "wal")
-    assert caught.value.code == libwal.E_IO
-    assert str(not_a_dir) in str(caught.value)
+    err = caught.value
+    assert type(err) is libwal.WalIOError and isinstance(err, libwal.WalError)
+    assert (err.code, err.errno, err.strerror) == (libwal.E_IO, errno.ENOTDIR, os.strerror(errno.ENOTDIR))
+    assert err.filename == str(not_a_dir / "wal")
+    assert str(err) == err.message and str(not_a_dir) in err.message
+
+    missing = tmp_path / "missing"
+    with pytest.raises(libwal.WalIOError) as caught:
+        libwal.Wal(missing, create_if_missing=False)
+    assert (caught.value.errno, caught.value.filename) == (errno.ENOENT, str(missing))
+
+    again = pickle.loads(pickle.dumps(caught.value))  # e.g. from a multiprocessing worker
+    assert (type(again), again.code, again.message, again.errno, again.filename) == \
+        (libwal.WalIOError, caught.value.code, caught.value.message, errno.ENOENT, str(missing))
+
+
+@pytest.mark.parametrize("message, directory, os_error, expected", [
+    ("cannot open segment d/00000000000000000001.wal: No such file or directory (os error 2)",
+     "d", errno.ENOENT, "d/00000000000000000001.wal"),
+    # "wal.meta" in the words before the path is not the directory "wal"
+    ("cannot rename to wal.meta wal/wal.meta.tmp: No space left on device (os error 28)",
+     "wal", errno.ENOSPC, "wal/wal.meta.tmp"),
+    ("cannot fsync directory /x/y/: Input/output error (os error 5)", "/x/y/", errno.EIO, "/x/y/"),
+    ("cannot open log directory /a: b/wal: Not a directory (os error 20)", "/a: b/wal",
+     errno.ENOTDIR, "/a: b/wal"),
+    ("opening d/x.wal: cannot read d/x.wal: something", "d", 0, "d/x.wal"),
+    ("a message that names no path", "/the/log", errno.EIO, "/the/log"),
+])
+def test_the_filename_is_the_path_the_message_names(message, directory, os_error, expected):
+    err = libwal.errors.error_for(libwal.E_IO, message, os_error, directory)
+    assert (err.filename, err.errno) == (expected, os_error or None)
 
 
 def test_corrupt_record_in_the_middle(wal_dir):
@@ -102,7 +134,8 @@ POISON_CHILD = textwrap.dedent("""
         try:
             acked = wal.append(libwal.OP_PUT, b"k", bytes(1000))
         except libwal.WalError as err:
-            seen.append([type(err).__name__, err.code, err.message])
+            seen.append([type(err).__name__, err.code, err.message, getattr(err, "errno", None),
+                         getattr(err, "filename", None)])
             break
     failure(lambda: wal.append(libwal.OP_PUT, b"k"))
     failure(wal.sync)
@@ -118,6 +151,9 @@ def test_a_failed_write_poisons_the_handle(wal_dir):
     io_error, *poisoned = report["errors"]
     assert io_error[:2] == ["WalIOError", libwal.E_IO]
     assert ".wal" in io_error[2] and "too large" in io_error[2]
+    assert io_error[3] == errno.EFBIG
+    assert io_error[4].startswith(str(wal_dir) + "/") and io_error[4].endswith(".wal")
+    assert io_error[4] in io_error[2]
     assert [e[:2] for e in poisoned] == [["PoisonedError", libwal.E_POISONED]] * 3
     with open_wal(wal_dir) as wal:  # reopening recovers what was acknowledged
         assert wal.last_seq >= report["acked"] > 10
@@ -129,9 +165,11 @@ def test_every_code_has_its_class():
     classes = {libwal.E_INVALID: libwal.InvalidError, libwal.E_IO: libwal.WalIOError,
                libwal.E_CORRUPT: libwal.CorruptError, libwal.E_LOCKED: libwal.LockedError,
                libwal.E_POISONED: libwal.PoisonedError, libwal.E_RANGE: libwal.RangeError,
-               libwal.E_READONLY: libwal.ReadOnlyError, libwal.E_INTERNAL: libwal.InternalError}
+               libwal.E_READONLY: libwal.ReadOnlyError, libwal.E_INTERNAL: libwal.InternalError,
+               libwal.E_TIMEOUT: libwal.WalTimeoutError}
     for code, cls in classes.items():
         err = libwal.errors.error_for(code, libwal.strerror(code))
         assert type(err) is cls and isinstance(err, libwal.WalError)
         assert (err.code, str(err)) == (code, libwal.strerror(code))
     assert type(libwal.errors.error_for(-99, "?")) is libwal.WalError
+    assert issubclass(libwal.WalIOError, OSError) and issubclass(libwal.WalTimeoutError, TimeoutError)

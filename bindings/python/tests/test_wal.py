@@ -3,6 +3,8 @@
 import gc
 import os
 import re
+import textwrap
+import warnings
 
 import pytest
 
@@ -110,13 +112,92 @@ def test_context_manager_closes_and_a_closed_log_refuses_calls(wal_dir):
         assert again.last_seq == 1
 
 
-def test_a_garbage_collected_log_is_closed(wal_dir):
+def test_a_garbage_collected_log_is_closed_with_a_resource_warning(wal_dir):
     wal = open_wal(wal_dir)
     wal.append(OP_PUT, b"k")
-    del wal
-    gc.collect()
+    with pytest.warns(ResourceWarning, match=r"unclosed <libwal.Wal '.*wal'>"):
+        del wal
+        gc.collect()
     with open_wal(wal_dir) as again:  # no WAL_E_LOCKED: the handle was closed
         assert again.last_seq == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a closed log, or one that never opened: no warning
+        del again
+        with pytest.raises(libwal.InvalidError):
+            libwal.Wal(wal_dir, segment_size=1)
+        gc.collect()
+
+
+def test_modes_and_ops_are_int_enums(wal_dir):
+    assert [int(m) for m in libwal.SyncMode] == [0, 1, 2]
+    assert [int(m) for m in libwal.RecoveryMode] == [0, 1]
+    assert libwal.SYNC_EVERY is libwal.SyncMode.EVERY and libwal.OP_CHECKPOINT is libwal.Op.CHECKPOINT
+    with open_wal(wal_dir, sync_mode=libwal.SyncMode.NONE,
+                  recovery_mode=libwal.RecoveryMode.SALVAGE) as wal:
+        wal.append(libwal.Op.DELETE, b"k")
+        wal.append(7, b"own op")
+        wal.checkpoint()
+        ops = [r.op for r in wal]
+    assert ops == [2, 7, 255]
+    assert [type(op) for op in ops] == [libwal.Op, int, libwal.Op]  # named ops come back named
+    assert ops[0] is libwal.Op.DELETE and ops[2] is libwal.Op.CHECKPOINT
+    with pytest.raises(libwal.InvalidError):
+        libwal.Wal(wal_dir / "bad", sync_mode=3)  # an int that is no mode: the library says no
+
+
+def crash_after_appends(wal_dir, count):
+    """A writer that appends `count` records (SYNC_ALWAYS, no preallocation)
+    and dies without closing the log."""
+    child = run_python(textwrap.dedent("""
+        import os, sys, libwal
+        wal = libwal.Wal(sys.argv[1], segment_size=64 << 10, preallocate=False)
+        for i in range(int(sys.argv[2])):
+            wal.append(libwal.Op.PUT, b"k", b"v%d" % i)
+        os._exit(0)
+    """), wal_dir, count)
+    assert child.returncode == 0, child.stderr
+
+
+def test_open_report_tells_of_a_cut_torn_tail_and_of_a_clean_close(wal_dir):
+    crash_after_appends(wal_dir, 10)
+    newest = max(wal_dir.glob("*.wal"))
+    size = newest.stat().st_size
+    with newest.open("ab") as f:  # a torn write: bytes that are no frame
+        f.write(b"\xab" * 100)
+    with open_wal(wal_dir, preallocate=False) as wal:
+        assert wal.open_report() == libwal.OpenReport(
+            clean_close=False, tail_cut=True, cut_offset=size, bytes_cut=100, salvage_dropped_from=0)
+        assert [r.value for r in wal] == [b"v%d" % i for i in range(10)]
+    assert b"\xab" * 100 not in newest.read_bytes()  # cut (the clean close may add its mark)
+    with open_wal(wal_dir, preallocate=False) as wal:
+        report = wal.open_report()
+        assert (report.clean_close, report.tail_cut, report.bytes_cut) == (True, False, 0)
+    with pytest.raises(libwal.InvalidError, match="closed"):
+        wal.open_report()
+
+
+def test_open_report_tells_where_salvage_cut_and_the_first_seq_it_dropped(wal_dir):
+    with open_wal(wal_dir, preallocate=False) as wal:
+        for fill in b"ABC":
+            wal.append(OP_PUT, b"k", bytes([fill]) * 100)
+    (segment,) = wal_dir.glob("*.wal")
+    data = bytearray(segment.read_bytes())
+    a_end, b_start = data.index(b"A" * 100) + 100, data.index(b"B" * 100)
+    data[b_start + 50] ^= 0xFF  # damage record 2 of 3
+    segment.write_bytes(data)
+    with pytest.raises(libwal.CorruptError):  # TAIL: a cleanly closed log's record is no torn tail
+        open_wal(wal_dir)
+    salvage = dict(recovery_mode=libwal.RecoveryMode.SALVAGE, preallocate=False)
+    with open_wal(wal_dir, read_only=True, **salvage) as reader:  # what a writable open would cut
+        would = reader.open_report()
+    assert segment.read_bytes() == data
+    with open_wal(wal_dir, **salvage) as wal:
+        report = wal.open_report()
+        assert [r.value for r in wal] == [b"A" * 100]
+    assert report == would
+    assert (report.tail_cut, report.salvage_dropped_from) == (True, 2)
+    assert a_end <= report.cut_offset < b_start
+    assert report.bytes_cut == len(data) - report.cut_offset
 
 
 def open_fds():
@@ -176,4 +257,6 @@ def test_the_readme_sample_runs(tmp_path):
     child = run_python(sample, cwd=tmp_path)
     assert child.returncode == 0, child.stderr
     assert child.stdout.endswith("5 1 b'k3' b'v3'\n")
-    assert "LOCK is held" in child.stdout.splitlines()[0]
+    report, locked, *_ = child.stdout.splitlines()
+    assert report.startswith("OpenReport(clean_close=False, tail_cut=False")  # a new log
+    assert "LOCK is held" in locked
