@@ -6,6 +6,7 @@ mod dump;
 mod lock;
 mod show;
 mod stat;
+mod upgrade;
 mod verify;
 
 use clap::{Parser, Subcommand};
@@ -77,6 +78,22 @@ enum Command {
         dir: PathBuf,
         seq: u64,
     },
+    /// Convert a libwal 0.1 log (format version 2) to format version 3
+    ///
+    /// Reads the whole version 2 log and refuses damage other than a torn
+    /// tail; says what it will convert and asks (--yes skips the question);
+    /// writes the same records with the same seqs as a version 3 log in
+    /// DIR.upgrade-tmp and checks it record by record; then renames DIR to
+    /// DIR.format2 (the version 2 files, unchanged) and DIR.upgrade-tmp to
+    /// DIR. After a crash, run it again: it starts over or finishes.
+    #[command(after_help = upgrade::EXIT_STATUS)]
+    Upgrade {
+        /// The log's directory
+        dir: PathBuf,
+        /// Convert without asking
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 /// Why a command stopped: the library's error, or standard output failed.
@@ -106,6 +123,7 @@ fn main() -> ExitCode {
         Command::Dump { dir, after, json } => ("dump", dump::run(dir, *after, *json, &mut out)),
         Command::Verify { dir } => ("verify", verify::run(dir, &mut out)),
         Command::Truncate { dir, seq } => ("truncate", truncate(dir, *seq, &mut out)),
+        Command::Upgrade { dir, yes } => return upgrade::run(dir, *yes, &mut out),
     };
     // What was printed before a failure still goes out, before the error.
     let flushed = out.flush();
