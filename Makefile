@@ -20,12 +20,11 @@ BUILD   := build
 # libwal.a depends on that file, through $(REL)/libwal.a or by name.
 NATIVE_LIBS := $(BUILD)/native-static-libs
 STATIC_LIBS = $(or $(file <$(NATIVE_LIBS)),$(error $(NATIVE_LIBS) is missing or empty: depend on $(REL)/libwal.a))
-CFLAGS_TEST := -std=c99 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -Iinclude -Ic_tests -pthread
 
-C_SRCS   := $(wildcard c_tests/test_*.c) $(wildcard c_tests/crash_*.c)
-C_NAMES  := $(basename $(notdir $(C_SRCS)))
-C_STATIC := $(addprefix $(BUILD)/static/,$(C_NAMES))
-C_SHARED := $(addprefix $(BUILD)/shared/,$(C_NAMES))
+# The C suite (c_tests/test_*.c, crash_*.c) is built with the cc crate and run
+# by tests/c_suite/, part of `cargo test`, against the libwal.a and libwal.so
+# of that build; it leaves the programs in $(C_BUILT)/{static,shared}/.
+C_BUILT  := $(BUILD)/ctests
 
 .PHONY: all lib check check-header test-rust test-c test-cxx test-example install uninstall bench clean
 
@@ -65,15 +64,7 @@ check-header:
 	@echo "include/wal.h matches the sources"
 
 test-rust:
-	$(CARGO) test --release
-
-$(BUILD)/static/%: c_tests/%.c c_tests/*.h include/wal.h $(REL)/libwal.a
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_TEST) -o $@ $< $(REL)/libwal.a $(STATIC_LIBS)
-
-$(BUILD)/shared/%: c_tests/%.c c_tests/*.h include/wal.h $(REL)/libwal.so
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_TEST) -o $@ $< -L$(REL) -lwal -Wl,-rpath,$(abspath $(REL))
+	CC="$(CC)" $(CARGO) test --release
 
 # The header must compile as C99 and as C++, included twice.
 test-cxx: include/wal.h
@@ -81,8 +72,8 @@ test-cxx: include/wal.h
 	$(CC) -std=c99 -Wall -Wextra -Werror -pedantic -Iinclude -fsyntax-only c_tests/header_compile.c
 	$(CXX) -std=c++11 -Wall -Wextra -Werror -pedantic -Iinclude -x c++ -fsyntax-only c_tests/header_compile.c
 
-test-c: lib $(C_STATIC) $(C_SHARED)
-	sh c_tests/run.sh $(C_STATIC) $(C_SHARED)
+# test-rust runs the C suite; alone: CC="$(CC)" $(CARGO) test --release --test c_suite
+test-c: test-rust
 
 # The README's example, built against the installed-style header and run in a
 # fresh directory.

@@ -381,6 +381,26 @@ uint64_t wal_last_seq(struct wal_t *w);
 uint64_t wal_first_seq(struct wal_t *w);
 
 /**
+ * The highest seq such that it and every seq below it are durable (on
+ * disk, synced); 0 for a new log or one whose records are not yet synced.
+ * A writable open makes what it recovered durable, so it starts at the
+ * recovered last_seq; a read-only handle reports the last_seq it found.
+ * 0 (with WAL_E_INVALID) for a NULL handle.
+ */
+uint64_t wal_durable_seq(struct wal_t *w);
+
+/**
+ * Blocks until last_seq >= `seq` (`durable` 0) or durable_seq >= `seq`
+ * (`durable` non-zero), then returns WAL_OK. `timeout_ms` < 0 waits
+ * without limit; 0 only checks. Returns WAL_E_TIMEOUT when the time runs
+ * out, WAL_E_POISONED if the handle is poisoned before the condition
+ * holds, WAL_E_INVALID for a NULL handle. Any number of threads may wait
+ * at once; appends through this handle wake them, with no system call
+ * when nobody waits. wal_close must not race a wal_wait on the same handle.
+ */
+int wal_wait(struct wal_t *w, uint64_t seq, uint32_t durable, int64_t timeout_ms);
+
+/**
  * Opens an iterator over the records with seq > `after_seq` (0: everything
  * retained), in seq order, checkpoint records included. Appends may go on
  * while it is open; it sees at least every record up to the last_seq of

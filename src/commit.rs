@@ -108,6 +108,7 @@ impl Inner {
         }
         inner.sync_done.notify_all();
         drop(s);
+        inner.waiters.notify();
         result?;
         // `target` was written before this leader read `upto`.
         debug_assert!(upto >= target);

@@ -111,7 +111,7 @@ fn decode_header32(magic: &[u8; 8], buf: &[u8]) -> Result<(u32, u64), &'static s
 }
 
 /// What `segment_header_version` says of a sound header with another magic.
-pub const NOT_A_SEGMENT: u32 = 0;
+pub const NOT_A_SEGMENT: u32 = u32::MAX;
 
 /// The version of a header whose checksum is right, so that a log written
 /// by another format version is refused, never repaired. A sound header

@@ -18,6 +18,7 @@ mod options;
 mod reader;
 mod recovery;
 pub mod segment;
+mod wait;
 
 pub mod ffi;
 

@@ -54,6 +54,8 @@ pub(crate) struct Inner {
     pub truncating: Mutex<()>,
     /// What the open found and did.
     pub report: OpenReport,
+    /// Threads in `wal_wait`.
+    pub waiters: crate::wait::Waiters,
     /// Every seq at or below this is truncated. Changed only under the state
     /// lock; read without it by iterators, which check every record against
     /// it so that none is returned after a truncate removed it.
@@ -98,6 +100,7 @@ impl Inner {
 
     pub(crate) fn poison(&self) {
         self.poisoned.store(true, Ordering::SeqCst);
+        self.waiters.notify();
     }
 
     pub(crate) fn check_writable(&self) -> Result<()> {
@@ -272,6 +275,7 @@ impl Wal {
             };
             (first + count - 1, sync_due)
         };
+        self.inner.waiters.notify();
         if sync_due || force_sync {
             self.inner.sync_to(last)?;
             if force_sync || self.inner.opts.sync_mode != SyncMode::Always {

@@ -24,8 +24,8 @@ pub fn read_floor(fs: &dyn Fs, dir: &Path) -> Result<u64> {
     let mut bytes = [0u8; META_LEN + 1];
     let n = read_full_at(&*file, &mut bytes, 0).map_err(|e| Error::io("read", &path, e))?;
     format::decode_meta(&bytes[..n]).map_err(|why| match format::meta_version(&bytes[..n]) {
-        Some(version) if version != format::FORMAT_VERSION && version != format::NOT_A_SEGMENT => {
-            crate::segment::foreign_version_error(&path, version)
+        Some(version) if version != format::FORMAT_VERSION => {
+            Error::corrupt(&path, crate::segment::format_version_message(version))
         }
         _ => Error::corrupt(&path, format!("bad metadata file: {why}")),
     })

@@ -66,6 +66,7 @@ impl Wal {
                 fsync: Mutex::new(()),
                 truncating: Mutex::new(()),
                 report: recovered.report,
+                waiters: Default::default(),
                 floor: AtomicU64::new(recovered.floor),
             }),
             closed: false,
@@ -101,8 +102,11 @@ fn open_active(
     file.sync_data().map_err(|e| Error::io("fdatasync", &info.path, e))?;
     let mut active = Active::new(file, info.path.clone(), ids, end, proven, space);
     // The records recovered after a crash are durable now: say so in the
-    // segment, for the next open (nothing is written when it says so already).
-    active.record_sync_point(next_seq)?;
+    // segment, for the next open (nothing is written when the log proves
+    // every record already: a sync mark after them proves only itself).
+    if newest.records_end > proven {
+        active.record_sync_point(next_seq)?;
+    }
     Ok(active)
 }
 
@@ -126,15 +130,15 @@ fn rewrite(file: &dyn FsFile, path: &Path, from: u64, end: u64) -> Result<()> {
     Ok(())
 }
 
-/// What the LOCK file holds: `mark` is a sound clean-close mark (None for
-/// an empty, damaged or foreign one, which is no mark).
+/// What the LOCK file holds: `mark`, a sound clean-close mark (None for an
+/// empty, damaged or foreign one, which is no mark).
 pub(crate) struct LockContents {
     pub mark: Option<CleanMark>,
 }
 
 /// Reads the clean-close mark a clean close left in the LOCK file: the
 /// newest segment, and the end of its data, all of it durable. None when
-/// LOCK is missing or empty.
+/// there is no LOCK file.
 pub(crate) fn read_clean_mark(fs: &dyn Fs, dir: &Path) -> Result<Option<LockContents>> {
     let path = dir.join(LOCK_FILE);
     let file = match fs.open(&path, OpenMode::READ) {
@@ -144,15 +148,20 @@ pub(crate) fn read_clean_mark(fs: &dyn Fs, dir: &Path) -> Result<Option<LockCont
     };
     let mut buf = [0u8; CLEAN_MARK_LEN + 1];
     let n = read_full_at(&*file, &mut buf, 0).map_err(|e| Error::io("read", &path, e))?;
-    Ok((n > 0).then(|| LockContents { mark: format::decode_clean_mark(&buf[..n]) }))
+    Ok(Some(LockContents { mark: format::decode_clean_mark(&buf[..n]) }))
 }
 
 /// Empties LOCK, durably, before a writable open changes anything, so that
 /// a mark never outlives the state it describes (a stale mark would claim
-/// bytes durable that a later cut replaced).
+/// bytes durable that a later cut replaced, or a newer segment foreign).
+/// Done even when LOCK reads as empty: after a failed fsync, an earlier
+/// open's emptying may live in the page cache only, the mark still on the
+/// disk; a write and a truncate make the file dirty again, so that this
+/// fsync writes the empty file whatever the cache says.
 fn clear_clean_mark(fs: &dyn Fs, dir: &Path) -> Result<()> {
     let path = dir.join(LOCK_FILE);
     let file = fs.open(&path, OpenMode::WRITE).map_err(|e| Error::io("open", &path, e))?;
+    file.write_all_at(&[0u8; CLEAN_MARK_LEN], 0).map_err(|e| Error::io("clear", &path, e))?;
     file.set_len(0).map_err(|e| Error::io("clear", &path, e))?;
     file.sync_all().map_err(|e| Error::io("fsync", &path, e))
 }

@@ -165,7 +165,15 @@ impl WalIter {
     /// stop is damage. Returns false at the end of the log.
     fn after_stop(&mut self, stop: Stop) -> Result<bool> {
         let Some(reader) = self.reader.as_mut() else { return Ok(false) };
-        let st = self.inner.state();
+        let mut st = self.inner.state();
+        // At the end of what is written of the active segment: frames
+        // appended since may wait in the writer's buffer (WAL_SYNC_NONE and
+        // EVERY); write them out so that this iterator returns them too.
+        if let Some(active) = st.active.as_mut().filter(|a| a.id == reader.info().id && stop.offset >= a.end) {
+            if !active.pending.is_empty() && !self.inner.poisoned.load(Ordering::SeqCst) {
+                active.flush().inspect_err(|_| self.inner.poison())?;
+            }
+        }
         if let Some(end) = active_end(&st, reader.info().id) {
             if end > reader.limit() {
                 reader.extend_limit(end);
@@ -200,7 +208,7 @@ impl WalIter {
         if expected <= self.inner.floor.load(Ordering::SeqCst) {
             return Err(truncated_while_reading(expected));
         }
-        if expected > st.last_seq() {
+        if expected > st.last_seq() && next.is_none_or(|s| s.first_seq > expected) {
             return self.at_end(&st).map(|()| false);
         }
         Err(match next {

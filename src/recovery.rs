@@ -50,6 +50,8 @@ pub struct Newest {
     /// those frames, or the clean-close mark's end. The bytes after it may
     /// never have reached the disk, even if reads return them.
     pub proven: u64,
+    /// Where the last frame holding records ends (a sync mark may follow).
+    pub records_end: u64,
     pub salt: u32,
 }
 
@@ -121,12 +123,14 @@ fn recover_once(fs: &dyn Fs, dir: &Path, opts: &Options, mark: Option<CleanMark>
     // Leftovers of a truncate that recorded its floor but died before deleting.
     let wholly_below = segments.iter().skip(1).take_while(|s| s.first_seq <= floor + 1).count();
     repairs.drop_front.extend(segments.drain(..wholly_below));
+    let tail = opts.recovery_mode == RecoveryMode::Tail;
     if let Some(newest) = segments.last() {
-        if segment::inspect_header(fs, newest)? == HeaderState::Unborn {
-            repairs.drop_back.extend(segments.pop());
+        match segment::inspect_header(fs, newest)? {
+            HeaderState::Unborn => repairs.drop_back.extend(segments.pop()),
+            HeaderState::Damaged(why) if tail => return Err(Error::corrupt(&newest.path, why)),
+            _ => {}
         }
     }
-    let tail = opts.recovery_mode == RecoveryMode::Tail;
     if let Some(first) = segments.first() {
         if first.first_seq > floor + 1 {
             let missing = format!(
@@ -146,6 +150,19 @@ fn recover_once(fs: &dyn Fs, dir: &Path, opts: &Options, mark: Option<CleanMark>
         return Err(Error::corrupt(
             &dir.join(segment::segment_name(mark.segment.first_seq)),
             "is missing: the last writer closed the log cleanly with it as the newest segment",
+        ));
+    }
+    let marked = mark.and_then(|m| segments.iter().position(|s| s.first_seq == m.segment.first_seq));
+    if let (true, Some(i)) = (tail, marked.filter(|&i| i + 1 < segments.len())) {
+        // The log was closed with segment i as its newest: whatever came
+        // after it since was written by a writable open, which empties the
+        // mark first. A newer file beside a mark is not this log's.
+        return Err(Error::corrupt(
+            &segments[i + 1].path,
+            format!(
+                "does not belong to this log: the last writer closed it cleanly with {} as the newest segment",
+                segments[i].path.display()
+            ),
         ));
     }
 
@@ -219,7 +236,7 @@ fn scan_newest(
             *report = OpenReport { tail_cut: true, cut_offset: d, bytes_cut: data_end - d, ..*report };
         }
         let proven = reader.proven().max(marked_end.map_or(0, |m| m.end)).min(d);
-        let found = Newest { end: d, proven, salt: reader.salt() };
+        let found = Newest { end: d, proven, records_end: reader.records_end(), salt: reader.salt() };
         return Ok((expected - 1, Some(found)));
     }
 }
@@ -285,7 +302,8 @@ fn scan_all(
     if dropped {
         report.salvage_dropped_from = expected;
     }
-    Ok((expected - 1, Some(Newest { end: stop.offset, proven: reader.proven(), salt: reader.salt() })))
+    let found = Newest { end: stop.offset, proven: reader.proven(), records_end: reader.records_end(), salt: reader.salt() };
+    Ok((expected - 1, Some(found)))
 }
 
 /// Opens the segment to cut for writing, before anything changes: a repair

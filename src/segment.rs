@@ -155,15 +155,17 @@ pub fn foreign_version_error(path: &Path, version: u32) -> Error {
     if version == format::NOT_A_SEGMENT {
         return Error::corrupt(path, "is not a libwal segment: its header has a valid checksum but another magic");
     }
+    Error::corrupt(path, format_version_message(version))
+}
+
+/// What to say of a file written in another format version.
+pub fn format_version_message(version: u32) -> String {
     let hint = if version == 2 {
         " (libwal 0.1): convert the log with `walctl upgrade DIR` (it keeps the version 2 files aside)"
     } else {
         ": open it with the libwal that wrote it"
     };
-    Error::corrupt(
-        path,
-        format!("written in format version {version}; this libwal reads version {}{hint}", format::FORMAT_VERSION),
-    )
+    format!("written in format version {version}; this libwal reads version {}{hint}", format::FORMAT_VERSION)
 }
 
 /// The offset of the last non-zero byte of `file` in `from..to`, if any.
@@ -237,6 +239,8 @@ pub struct SegmentReader {
     spare: Vec<u8>,
     /// The highest synced_end of the frames and marks read so far.
     proven: u64,
+    /// Where the last frame holding records ends (sync marks not counted).
+    records_end: u64,
 }
 
 impl SegmentReader {
@@ -270,6 +274,7 @@ impl SegmentReader {
             buf_off: 0,
             spare: Vec::new(),
             proven: 0,
+            records_end: SEGMENT_HEADER_LEN as u64,
         })
     }
 
@@ -292,6 +297,11 @@ impl SegmentReader {
     /// The highest synced_end of the frames and sync marks read so far.
     pub fn proven(&self) -> u64 {
         self.proven
+    }
+
+    /// Where the last frame holding records read so far ends.
+    pub fn records_end(&self) -> u64 {
+        self.records_end
     }
 
     /// Offset of the next frame.
@@ -371,6 +381,9 @@ impl SegmentReader {
     fn advance(&mut self, header: &FrameHeader) {
         self.proven = self.proven.max(header.synced_end);
         self.pos += header.frame_len();
+        if !header.is_sync_mark() {
+            self.records_end = self.pos;
+        }
     }
 
     /// The checked header of the frame at the reader's position, or the stop.

@@ -280,3 +280,29 @@ pub unsafe extern "C" fn wal_last_seq(w: *mut wal_t) -> u64 {
 pub unsafe extern "C" fn wal_first_seq(w: *mut wal_t) -> u64 {
     call(0, || Ok(handle(w)?.first_seq()))
 }
+
+/// The highest seq such that it and every seq below it are durable (on
+/// disk, synced); 0 for a new log or one whose records are not yet synced.
+/// A writable open makes what it recovered durable, so it starts at the
+/// recovered last_seq; a read-only handle reports the last_seq it found.
+/// 0 (with WAL_E_INVALID) for a NULL handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wal_durable_seq(w: *mut wal_t) -> u64 {
+    call(0, || Ok(handle(w)?.durable_seq()))
+}
+
+/// Blocks until last_seq >= `seq` (`durable` 0) or durable_seq >= `seq`
+/// (`durable` non-zero), then returns WAL_OK. `timeout_ms` < 0 waits
+/// without limit; 0 only checks. Returns WAL_E_TIMEOUT when the time runs
+/// out, WAL_E_POISONED if the handle is poisoned before the condition
+/// holds, WAL_E_INVALID for a NULL handle. Any number of threads may wait
+/// at once; appends through this handle wake them, with no system call
+/// when nobody waits. wal_close must not race a wal_wait on the same handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wal_wait(w: *mut wal_t, seq: u64, durable: u32, timeout_ms: i64) -> c_int {
+    status(|| {
+        let wal = handle(w)?;
+        let timeout = u64::try_from(timeout_ms).ok().map(std::time::Duration::from_millis);
+        wal.wait(seq, durable != 0, timeout).map(|()| WAL_OK)
+    })
+}

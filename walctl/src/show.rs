@@ -2,8 +2,10 @@
 //!
 //! Keys and values are shown as text when they are printable UTF-8 (no
 //! control character but tab, newline and carriage return), as hex
-//! otherwise. Text is quoted and escaped, so every record stays on one line.
+//! otherwise (or always, with `--hex`). Text is quoted and escaped, so
+//! every record stays on one line.
 
+use crate::json;
 use std::fmt::Write;
 use wal::Record;
 
@@ -31,57 +33,36 @@ fn hex(bytes: &[u8]) -> String {
     })
 }
 
-/// `key="text"` (Rust escapes) or `key=0x6b00`.
-fn text_field(name: &str, bytes: &[u8]) -> String {
-    match printable(bytes) {
+/// `key="text"` (Rust escapes) or `key=0x6b00`; always hex with `hex`.
+fn text_field(name: &str, bytes: &[u8], hex_always: bool) -> String {
+    match printable(bytes).filter(|_| !hex_always) {
         Some(text) => format!("{name}=\"{}\"", text.escape_debug()),
         None => format!("{name}=0x{}", hex(bytes)),
     }
 }
 
 /// `seq=5 op=PUT key="k" value="v"`; an op without a name is its number.
-pub fn text_line(r: &Record<'_>) -> String {
+pub fn text_line(r: &Record<'_>, hex: bool) -> String {
     let op = op_name(r.op).map_or_else(|| r.op.to_string(), str::to_string);
-    format!("seq={} op={op} {} {}", r.seq, text_field("key", r.key), text_field("value", r.value))
-}
-
-/// A JSON string literal.
-fn json_string(text: &str) -> String {
-    let mut s = String::with_capacity(text.len() + 2);
-    s.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => s.push_str("\\\""),
-            '\\' => s.push_str("\\\\"),
-            '\n' => s.push_str("\\n"),
-            '\r' => s.push_str("\\r"),
-            '\t' => s.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(s, "\\u{:04x}", c as u32);
-            }
-            c => s.push(c),
-        }
-    }
-    s.push('"');
-    s
+    format!("seq={} op={op} {} {}", r.seq, text_field("key", r.key, hex), text_field("value", r.value, hex))
 }
 
 /// `"key":"text"` or `"key_hex":"6b00"`.
-fn json_field(name: &str, bytes: &[u8]) -> String {
-    match printable(bytes) {
-        Some(text) => format!("\"{name}\":{}", json_string(text)),
+fn json_field(name: &str, bytes: &[u8], hex_always: bool) -> String {
+    match printable(bytes).filter(|_| !hex_always) {
+        Some(text) => format!("\"{name}\":{}", json::string(text)),
         None => format!("\"{name}_hex\":\"{}\"", hex(bytes)),
     }
 }
 
 /// `{"seq":5,"op":1,"op_name":"PUT","key":"k","value":"v"}`.
-pub fn json_line(r: &Record<'_>) -> String {
+pub fn json_line(r: &Record<'_>, hex: bool) -> String {
     let name = op_name(r.op).map_or_else(String::new, |n| format!(",\"op_name\":\"{n}\""));
     format!(
         "{{\"seq\":{},\"op\":{}{name},{},{}}}",
         r.seq,
         r.op,
-        json_field("key", r.key),
-        json_field("value", r.value)
+        json_field("key", r.key, hex),
+        json_field("value", r.value, hex)
     )
 }

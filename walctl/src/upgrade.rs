@@ -36,7 +36,7 @@
 //! renames leaves DIR.format2 and DIR.upgrade-tmp; a second run checks the
 //! one against the other again and puts the converted log in place.
 
-use crate::count;
+use crate::{count, exit_status, Failure, EXIT_DAMAGE, EXIT_NOT_A_LOG, EXIT_USAGE};
 use std::ffi::OsString;
 use std::fs::{self, File};
 use std::io::{self, IsTerminal, Read, Write};
@@ -44,21 +44,20 @@ use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use wal::inspect::LOCK_FILE;
 use wal::{DEFAULT_SEGMENT_SIZE, MAX_BATCH_SIZE, MAX_RECORD_SIZE, MIN_SEGMENT_SIZE, OP_CHECKPOINT};
-use wal::{Entry, ErrorKind, Options, SyncMode, Wal};
+use wal::{Entry, Options, SyncMode, Wal};
 
 pub const EXIT_STATUS: &str = "\
 Exit status:
   0  converted (or an interrupted upgrade finished)
   1  the version 2 log is damaged beyond a torn tail: nothing was changed
-  2  bad arguments
+  2  bad arguments, or no terminal to ask on and no --yes: nothing was changed
   3  an I/O error
   4  libwal 0.1 has the log open for writing: nothing was changed
   6  any other error (the converted log did not read back the same: DIR is unchanged)
   7  DIR holds no version 2 log (no log at all, or one already in format version 3)
-  8  not confirmed: no terminal to ask on and no --yes, or an answer other than yes
+  8  declined: an answer other than yes; nothing was changed
   9  DIR.format2 or DIR.upgrade-tmp is in the way";
 
 /// What the refusal of damage suggests.
@@ -72,7 +71,8 @@ enum Halt {
     Locked(String),
     Other(String),
     NotFormat2(String),
-    NotConfirmed(String),
+    NoTerminal(String),
+    Declined(String),
     InTheWay(String),
     Wal(wal::Error),
     Output(io::Error),
@@ -87,19 +87,15 @@ impl From<wal::Error> for Halt {
 impl Halt {
     fn status(&self) -> u8 {
         match self {
-            Halt::Damaged(_) => 1,
+            Halt::Damaged(_) => EXIT_DAMAGE,
+            Halt::NoTerminal(_) => EXIT_USAGE,
             Halt::Io(_) | Halt::Output(_) => 3,
             Halt::Locked(_) => 4,
             Halt::Other(_) => 6,
-            Halt::NotFormat2(_) => 7,
-            Halt::NotConfirmed(_) => 8,
+            Halt::NotFormat2(_) => EXIT_NOT_A_LOG,
+            Halt::Declined(_) => 8,
             Halt::InTheWay(_) => 9,
-            Halt::Wal(e) => match e.kind() {
-                ErrorKind::Corrupt => 1,
-                ErrorKind::Io => 3,
-                ErrorKind::Locked => 4,
-                _ => 6,
-            },
+            Halt::Wal(e) => exit_status(e.kind()),
         }
     }
 
@@ -110,7 +106,8 @@ impl Halt {
             | Halt::Locked(m)
             | Halt::Other(m)
             | Halt::NotFormat2(m)
-            | Halt::NotConfirmed(m)
+            | Halt::NoTerminal(m)
+            | Halt::Declined(m)
             | Halt::InTheWay(m) => m.clone(),
             Halt::Wal(e) => e.to_string(),
             Halt::Output(e) => format!("cannot write to standard output: {e}"),
@@ -127,16 +124,8 @@ fn say(out: &mut dyn Write, line: impl std::fmt::Display) -> Result<(), Halt> {
     writeln!(out, "{line}").map_err(Halt::Output)
 }
 
-pub fn run(dir: &Path, yes: bool, out: &mut dyn Write) -> ExitCode {
-    let result = upgrade(dir, yes, out);
-    let flushed = out.flush();
-    match result.and(flushed.map_err(Halt::Output)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(halt) => {
-            eprintln!("walctl upgrade: {}", halt.message());
-            ExitCode::from(halt.status())
-        }
-    }
+pub fn run(dir: &Path, yes: bool, out: &mut dyn Write) -> Result<(), Failure> {
+    upgrade(dir, yes, out).map_err(|halt| Failure::Stop { status: halt.status(), message: halt.message() })
 }
 
 /// DIR, and the two directories next to it that the upgrade uses.
@@ -314,7 +303,8 @@ fn halt_with(halt: Halt, more: String) -> Halt {
         Halt::Io(_) | Halt::Output(_) => Halt::Io(message),
         Halt::Locked(_) => Halt::Locked(message),
         Halt::NotFormat2(_) => Halt::NotFormat2(message),
-        Halt::NotConfirmed(_) => Halt::NotConfirmed(message),
+        Halt::NoTerminal(_) => Halt::NoTerminal(message),
+        Halt::Declined(_) => Halt::Declined(message),
         Halt::InTheWay(_) => Halt::InTheWay(message),
         Halt::Other(_) => Halt::Other(message),
         Halt::Wal(e) => Halt::Wal(wal::Error::new(e.kind(), message)),
@@ -409,7 +399,8 @@ fn file_name(path: &Path) -> String {
     path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
 }
 
-/// Asks on the terminal, unless `--yes`.
+/// Asks on the terminal, unless `--yes`. The question goes to stderr, so
+/// that stdout holds only the plan and the outcome.
 fn confirm(yes: bool, out: &mut dyn Write) -> Result<(), Halt> {
     if yes {
         return Ok(());
@@ -417,17 +408,22 @@ fn confirm(yes: bool, out: &mut dyn Write) -> Result<(), Halt> {
     out.flush().map_err(Halt::Output)?;
     let stdin = io::stdin();
     if !stdin.is_terminal() {
-        return Err(Halt::NotConfirmed(
-            "standard input is not a terminal to ask on: run walctl upgrade --yes DIR to convert; nothing was changed"
+        return Err(Halt::NoTerminal(
+            "nothing was changed: standard input is not a terminal to ask on; pass --yes to convert without asking"
                 .to_string(),
         ));
     }
     eprint!("Convert? [y/N] ");
     let mut answer = String::new();
-    stdin.read_line(&mut answer).map_err(io_err("read the answer from", Path::new("standard input")))?;
+    let read = stdin.read_line(&mut answer);
+    if !io::stderr().is_terminal() {
+        // The terminal echoed the answer and its newline; stderr did not.
+        eprintln!();
+    }
+    read.map_err(io_err("read the answer from", Path::new("standard input")))?;
     match answer.trim().to_ascii_lowercase().as_str() {
         "y" | "yes" => Ok(()),
-        _ => Err(Halt::NotConfirmed("not converted: nothing was changed".to_string())),
+        _ => Err(Halt::Declined("not converted: nothing was changed".to_string())),
     }
 }
 

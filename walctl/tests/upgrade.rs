@@ -540,7 +540,7 @@ fn without_a_terminal_it_asks_nothing_and_converts_nothing_unless_yes() {
     let args = [OsStr::new("upgrade"), dir.as_os_str()];
     for (stdin, input) in [(Stdio::null(), &b""[..]), (Stdio::piped(), &b"y\n"[..])] {
         let run = walctl_with(args, stdin, input);
-        assert_eq!(run.status, 8, "{run:?}");
+        assert_eq!(run.status, 2, "{run:?}");
         assert!(run.stdout.contains("holds a log written by libwal 0.1 (format version 2)"), "{}", run.stdout);
         assert!(run.stderr.contains("not a terminal") && run.stderr.contains("--yes"), "{}", run.stderr);
         assert_eq!(tree(tmp.path()), before);
@@ -705,7 +705,7 @@ fn what_is_in_the_way_is_left_alone() {
 fn upgrade_help_lists_its_exit_status() {
     let help = walctl_with(["upgrade", "--help"], Stdio::null(), b"");
     assert_eq!(help.status, 0);
-    for line in ["1  the version 2 log is damaged", "4  libwal 0.1 has the log open", "8  not confirmed", "9  DIR.format2"] {
+    for line in ["1  the version 2 log is damaged", "2  bad arguments, or no terminal", "8  declined", "9  DIR.format2"] {
         assert!(help.stdout.contains(line), "no {line:?} in:\n{}", help.stdout);
     }
 }
