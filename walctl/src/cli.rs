@@ -8,12 +8,14 @@ use std::path::PathBuf;
 pub const EXIT_CODES: &[(u8, &str)] = &[
     (0, "success (verify: no damage; a torn tail is only a warning)"),
     (1, "the log is damaged: verify found damage, damage stopped the command, or salvage was declined"),
-    (2, "bad arguments (salvage: no terminal to ask on, and no --yes)"),
+    (2, "bad arguments (salvage, upgrade: no terminal to ask on, and no --yes)"),
     (3, "an I/O error: no such directory, permission denied, ..."),
     (4, "the log is locked: another process has it open for writing (truncate, salvage)"),
     (5, "a seq out of range: dump --after below the first record, truncate past the last"),
     (6, "any other error"),
-    (7, "no log in the directory: no segment file, no wal.meta and no LOCK"),
+    (7, "no log in the directory: no segment file, no wal.meta and no LOCK (upgrade: no version 2 log)"),
+    (8, "upgrade was declined: nothing changed"),
+    (9, "upgrade: DIR.format2 or DIR.upgrade-tmp is in the way"),
 ];
 
 fn exit_status_help() -> String {
@@ -93,6 +95,23 @@ pub enum Command {
         #[arg(long)]
         yes: bool,
     },
+    /// Convert a libwal 0.1 log (format version 2) to format version 3
+    ///
+    /// Reads the whole version 2 log and refuses damage other than a torn
+    /// tail; says what it will convert and asks (--yes skips the question);
+    /// writes the same records with the same seqs as a version 3 log in
+    /// DIR.upgrade-tmp and checks it record by record; then renames DIR to
+    /// DIR.format2 (the version 2 files, unchanged) and DIR.upgrade-tmp to
+    /// DIR. After a crash, run it again: it starts over or finishes.
+    #[command(after_help = crate::upgrade::EXIT_STATUS)]
+    Upgrade {
+        /// The log's directory
+        #[arg(value_hint = ValueHint::DirPath)]
+        dir: PathBuf,
+        /// Convert without asking
+        #[arg(long)]
+        yes: bool,
+    },
     /// Print a shell completion script
     ///
     /// bash: `walctl completions bash > /etc/bash_completion.d/walctl`;
@@ -118,6 +137,7 @@ impl Command {
             Command::Verify { .. } => "verify",
             Command::Truncate { .. } => "truncate",
             Command::Salvage { .. } => "salvage",
+            Command::Upgrade { .. } => "upgrade",
             Command::Completions { .. } => "completions",
             Command::Man { .. } => "man",
         }

@@ -14,6 +14,7 @@ mod salvage;
 mod show;
 mod stat;
 mod truncate;
+mod upgrade;
 mod verify;
 
 use clap::Parser;
@@ -58,6 +59,7 @@ fn main() -> ExitCode {
         Command::Verify { dir, json } => verify::run(&dir, json, &mut out),
         Command::Truncate { dir, seq } => truncate::run(&dir, seq, &mut out),
         Command::Salvage { dir, yes } => salvage::run(&dir, yes, &mut out),
+        Command::Upgrade { dir, yes } => upgrade::run(&dir, yes, &mut out),
         Command::Completions { shell } => docs::completions(shell, &mut out),
         Command::Man { out_dir } => docs::man(out_dir.as_deref(), &mut out),
     };

@@ -563,6 +563,7 @@ fn completions_and_man_pages_come_from_the_command_line_definitions() {
         "walctl-salvage.1",
         "walctl-stat.1",
         "walctl-truncate.1",
+        "walctl-upgrade.1",
         "walctl-verify.1",
         "walctl.1",
     ];
