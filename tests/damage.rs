@@ -670,7 +670,7 @@ fn unpin_dropped(want: Want) -> Want {
 fn expect_in_order(world: &World, disk: &Files) -> (Want, Want) {
     let floor = disk.get(META).and_then(|m| parse_floor(m)).unwrap_or(0);
     let all = last_truth_seq(world) + 1;
-    let newest = world.segs.len() - 1;
+    let newest = world.segs.len().saturating_sub(1);
     let mark = disk.get(LOCK).and_then(|m| parse_mark(m));
     let marks = |s: &Seg, past: u64| mark.is_some_and(|m| m.first_seq == s.first_seq && m.salt == s.salt && m.end > past);
     // The first seq a cut below `below` drops: 0 when no record above the
@@ -1056,6 +1056,9 @@ fn cases(world: &World, floor: u64, rng: &mut Rng) -> Vec<Case> {
 /// Applies a case to a fork of the disk; None when it changes nothing.
 fn damage(world: &World, case: &Case) -> Option<(SimFs, String)> {
     let fs = world.disk.fork();
+    if case.kind == Kind::None {
+        return Some((fs, "none".into()));
+    }
     let seg = &world.segs[case.seg];
     let p = path(&seg.name);
     let mut bytes = fs.read_file(&p).ok()?;
@@ -1177,7 +1180,10 @@ fn run_world(index: u64, budget: usize, tally: &mut Tally) {
         };
         *tally.tried.entry(case.kind).or_default() += 1;
         if let Err(e) = check_disk(&world, &disk, SMALL_LOG_ALLOC_MAX) {
-            let s = &world.segs[case.seg];
+            let Some(s) = world.segs.get(case.seg) else {
+                tally.failures.push(format!("world {index} (no segment): {e}\n    {}", world.desc));
+                continue;
+            };
             let at = s.frames.get(case.frame).map(|f| format!("frame at {} (seqs {}..={}, synced_end {})", f.off, f.first_seq, f.last_seq(), f.synced_end));
             tally.failures.push(format!(
                 "world {index} case {case:?} in {} {} [{detail}; floor {floor}; {} segments]: {e}\n    {}\n    replay: WAL_DAMAGE_WORLD={index} cargo test --release --test damage -- damage_oracle --nocapture",
