@@ -8,3 +8,11 @@ SEEDS ?= 100000
 .PHONY: stress
 stress:
 	WAL_SIM_SEEDS=$(SEEDS) $(CARGO) test --release --test simulation -- --nocapture
+
+# make stress also runs the damage oracle (tests/damage.rs) on DAMAGE_CASES
+# damaged logs (make check runs 3,000), printing the count per kind of damage.
+DAMAGE_CASES ?= 60000
+stress: stress-damage
+.PHONY: stress-damage
+stress-damage:
+	WAL_DAMAGE_CASES=$(DAMAGE_CASES) $(CARGO) test --release --test damage -- --nocapture damage_oracle
