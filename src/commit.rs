@@ -90,12 +90,21 @@ impl Inner {
             if inner.poisoned.load(Ordering::SeqCst) {
                 return Err(Error::poisoned());
             }
+            let covered = written.as_ref().map(|&(_, _, _, end)| end);
             if let (Some(active), Some((_, _, id, end))) = (st.active.as_mut(), written) {
                 if active.id == id {
                     active.synced_end = active.synced_end.max(end);
                 }
             }
-            Ok(())
+            Ok(covered)
+        });
+        // Frames past a clean-close mark's end are durable now, and each
+        // carries a synced_end that proves what the mark did: the mark has
+        // done its work (and LOCK no longer says "closed cleanly" of a log a
+        // writer is appending to).
+        let result = result.and_then(|covered| match covered {
+            Some(end) => inner.retire_clean_mark(|m| end > m.end),
+            None => Ok(()),
         });
 
         let mut s = inner.sync_state();

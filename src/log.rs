@@ -56,6 +56,9 @@ pub(crate) struct Inner {
     pub report: OpenReport,
     /// Threads in `wal_wait`.
     pub waiters: crate::wait::Waiters,
+    /// The clean-close mark LOCK holds, while it is true (None: LOCK is
+    /// empty). It proves the newest segment durable up to its end.
+    pub clean_mark: Mutex<Option<format::CleanMark>>,
     /// Every seq at or below this is truncated. Changed only under the state
     /// lock; read without it by iterators, which check every record against
     /// it so that none is returned after a truncate removed it.
@@ -101,6 +104,22 @@ impl Inner {
     pub(crate) fn poison(&self) {
         self.poisoned.store(true, Ordering::SeqCst);
         self.waiters.notify();
+    }
+
+    /// Empties LOCK before a change that would make its clean-close mark
+    /// false (a segment newer than the one it names, the removal of that
+    /// segment), or once it proves nothing more than the segment's frames
+    /// do: `retire` says, of the mark, whether to.
+    pub(crate) fn retire_clean_mark(&self, retire: impl Fn(&format::CleanMark) -> bool) -> Result<()> {
+        let mut mark = self.clean_mark.lock().unwrap_or_else(|p| p.into_inner());
+        match *mark {
+            Some(m) if retire(&m) => {
+                crate::open::clear_clean_mark(&*self.fs, &self.dir)?;
+                *mark = None;
+                Ok(())
+            }
+            _ => Ok(()),
+        }
     }
 
     pub(crate) fn check_writable(&self) -> Result<()> {
@@ -333,6 +352,9 @@ impl Wal {
             old.flush()?;
             self.inner.sync_segment(&*old.file, &old.path)?;
         }
+        // A newer segment is about to exist: a clean-close mark naming an
+        // older one would call it foreign.
+        self.inner.retire_clean_mark(|_| true)?;
         let opts = &self.inner.opts;
         let prealloc = opts.preallocate.then_some(opts.segment_size.min(PREALLOC_STEP));
         let created = segment::create_segment(&*self.inner.fs, &self.inner.dir, first_seq, prealloc)?;
@@ -388,6 +410,7 @@ impl Wal {
             }
             doomed
         };
+        inner.retire_clean_mark(|m| doomed.iter().any(|s| s.first_seq == m.segment.first_seq))?;
         for seg in &doomed {
             inner.fs.remove_file(&seg.path).map_err(|e| Error::io("remove segment", &seg.path, e))?;
         }

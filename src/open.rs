@@ -31,15 +31,21 @@ impl Wal {
             true => None,
             false => Some(lock_dir(&*fs, &dir)?),
         };
-        let mark = read_clean_mark(&*fs, &dir)?;
-        let mut recovered = recovery::recover(&*fs, &dir, &opts, mark.as_ref().and_then(|m| m.mark))?;
+        let lock_file = read_clean_mark(&*fs, &dir)?;
+        let mark = lock_file.as_ref().and_then(|l| l.mark);
+        let mut recovered = recovery::recover(&*fs, &dir, &opts, mark)?;
+        // The clean-close mark stays as long as it is true: until this
+        // handle changes what it describes (see `Inner::retire_clean_mark`).
+        let mut live_mark = mark.filter(|_| recovered.report.clean_close && !opts.read_only);
         if !opts.read_only {
-            // The mark describes the log as its last writer left it: gone
-            // (durably) before this open changes anything, once the repairs
-            // are known to be allowed.
             recovery::prepare(&*fs, &mut recovered)?;
-            if mark.is_some() {
+            // Emptied, durably, before a repair changes the log, and when it
+            // says nothing true: a damaged or stale mark, or an empty LOCK
+            // whose emptying an earlier failed fsync may have left in the
+            // page cache only.
+            if lock_file.is_some() && (live_mark.is_none() || recovered.has_repairs()) {
                 clear_clean_mark(&*fs, &dir)?;
+                live_mark = None;
             }
             recovery::apply(&*fs, &dir, &mut recovered)?;
             // A segment or wal.meta that a writer created or renamed but did
@@ -48,7 +54,9 @@ impl Wal {
             segment::sync_dir(&*fs, &dir)?;
         }
         let active = match (recovered.newest, recovered.segments.last()) {
-            (Some(newest), Some(info)) => Some(open_active(&*fs, &opts, info, newest, recovered.last_seq + 1)?),
+            (Some(newest), Some(info)) => {
+                Some(open_active(&*fs, &opts, info, newest, recovered.last_seq + 1, live_mark.is_some())?)
+            }
             _ => None,
         };
         let last_seq = recovered.last_seq;
@@ -67,6 +75,7 @@ impl Wal {
                 truncating: Mutex::new(()),
                 report: recovered.report,
                 waiters: Default::default(),
+                clean_mark: Mutex::new(live_mark),
                 floor: AtomicU64::new(recovered.floor),
             }),
             closed: false,
@@ -88,23 +97,27 @@ fn open_active(
     info: &SegmentInfo,
     newest: Newest,
     next_seq: u64,
+    marked: bool,
 ) -> Result<Active> {
     let mode = if opts.read_only { OpenMode::READ } else { OpenMode::WRITE };
     let file = fs.open(&info.path, mode).map_err(|e| Error::io("open segment", &info.path, e))?;
     let space = space(opts, &*file, &info.path)?;
     let ids = (info.first_seq, info.id, newest.salt);
     let end = newest.end;
-    let proven = newest.proven;
+    // What the segment's frames record as durable (a live clean-close mark
+    // may prove more).
+    let recorded = newest.frames_proven;
     if opts.read_only {
-        return Ok(Active::new(file, info.path.clone(), ids, end, proven, space));
+        return Ok(Active::new(file, info.path.clone(), ids, end, recorded, space));
     }
-    rewrite(&*file, &info.path, proven, end)?;
+    rewrite(&*file, &info.path, newest.proven, end)?;
     file.sync_data().map_err(|e| Error::io("fdatasync", &info.path, e))?;
-    let mut active = Active::new(file, info.path.clone(), ids, end, proven, space);
+    let mut active = Active::new(file, info.path.clone(), ids, end, recorded, space);
     // The records recovered after a crash are durable now: say so in the
-    // segment, for the next open (nothing is written when the log proves
-    // every record already: a sync mark after them proves only itself).
-    if newest.records_end > proven {
+    // segment, for the next open, unless its own frames say so already (a
+    // sync mark after the records proves only itself) or the clean-close
+    // mark, which stays, does.
+    if !marked && newest.records_end > recorded {
         active.record_sync_point(next_seq)?;
     }
     Ok(active)
@@ -151,14 +164,14 @@ pub(crate) fn read_clean_mark(fs: &dyn Fs, dir: &Path) -> Result<Option<LockCont
     Ok(Some(LockContents { mark: format::decode_clean_mark(&buf[..n]) }))
 }
 
-/// Empties LOCK, durably, before a writable open changes anything, so that
-/// a mark never outlives the state it describes (a stale mark would claim
-/// bytes durable that a later cut replaced, or a newer segment foreign).
-/// Done even when LOCK reads as empty: after a failed fsync, an earlier
-/// open's emptying may live in the page cache only, the mark still on the
-/// disk; a write and a truncate make the file dirty again, so that this
+/// Empties LOCK, durably, so that a mark never outlives the state it
+/// describes (a stale mark would claim bytes durable that a later cut
+/// replaced, a newer segment foreign, or a truncated one missing). Done with
+/// a write and a truncate even when LOCK reads as empty: after a failed
+/// fsync, an earlier emptying may live in the page cache only, the mark
+/// still on the disk; the write makes the file dirty again, so that this
 /// fsync writes the empty file whatever the cache says.
-fn clear_clean_mark(fs: &dyn Fs, dir: &Path) -> Result<()> {
+pub(crate) fn clear_clean_mark(fs: &dyn Fs, dir: &Path) -> Result<()> {
     let path = dir.join(LOCK_FILE);
     let file = fs.open(&path, OpenMode::WRITE).map_err(|e| Error::io("open", &path, e))?;
     file.write_all_at(&[0u8; CLEAN_MARK_LEN], 0).map_err(|e| Error::io("clear", &path, e))?;

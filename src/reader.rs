@@ -205,7 +205,10 @@ impl WalIter {
             self.open_reader(&next, limit)?;
             return Ok(true);
         }
-        if expected <= self.inner.floor.load(Ordering::SeqCst) {
+        // A truncate removed this segment while it was read: the records
+        // it held are gone, not damaged. (A segment still listed that stops
+        // below the floor stops at damage: its frame may hold live records.)
+        if expected <= self.inner.floor.load(Ordering::SeqCst) && !still_listed {
             return Err(truncated_while_reading(expected));
         }
         if expected > st.last_seq() && next.is_none_or(|s| s.first_seq > expected) {

@@ -52,6 +52,9 @@ pub struct Newest {
     pub proven: u64,
     /// Where the last frame holding records ends (a sync mark may follow).
     pub records_end: u64,
+    /// How far the segment's own frames prove it durable (without the
+    /// clean-close mark, which a writable open empties).
+    pub frames_proven: u64,
     pub salt: u32,
 }
 
@@ -119,17 +122,23 @@ fn recover_once(fs: &dyn Fs, dir: &Path, opts: &Options, mark: Option<CleanMark>
     let mut segments = segment::list_segments(fs, dir)?;
     let mut repairs = Repairs::default();
     let mut report = OpenReport::default();
+    let tail = opts.recovery_mode == RecoveryMode::Tail;
 
     // Leftovers of a truncate that recorded its floor but died before deleting.
     let wholly_below = segments.iter().skip(1).take_while(|s| s.first_seq <= floor + 1).count();
     repairs.drop_front.extend(segments.drain(..wholly_below));
-    let tail = opts.recovery_mode == RecoveryMode::Tail;
     if let Some(newest) = segments.last() {
         match segment::inspect_header(fs, newest)? {
             HeaderState::Unborn => repairs.drop_back.extend(segments.pop()),
             HeaderState::Damaged(why) if tail => return Err(Error::corrupt(&newest.path, why)),
             _ => {}
         }
+    }
+    if let Some(mark) = mark.filter(|_| tail) {
+        // Against every segment there is (those the floor passed included),
+        // but an interrupted creation.
+        let present: Vec<SegmentInfo> = repairs.drop_front.iter().chain(&segments).cloned().collect();
+        check_mark_names_the_newest(dir, &present, mark)?;
     }
     if let Some(first) = segments.first() {
         if first.first_seq > floor + 1 {
@@ -145,27 +154,6 @@ fn recover_once(fs: &dyn Fs, dir: &Path, opts: &Options, mark: Option<CleanMark>
             report.salvage_dropped_from = floor + 1;
         }
     }
-    let newest_name = segments.last().map_or(floor, |s| s.first_seq);
-    if let Some(mark) = mark.filter(|m| tail && m.segment.first_seq > newest_name.max(floor)) {
-        return Err(Error::corrupt(
-            &dir.join(segment::segment_name(mark.segment.first_seq)),
-            "is missing: the last writer closed the log cleanly with it as the newest segment",
-        ));
-    }
-    let marked = mark.and_then(|m| segments.iter().position(|s| s.first_seq == m.segment.first_seq));
-    if let (true, Some(i)) = (tail, marked.filter(|&i| i + 1 < segments.len())) {
-        // The log was closed with segment i as its newest: whatever came
-        // after it since was written by a writable open, which empties the
-        // mark first. A newer file beside a mark is not this log's.
-        return Err(Error::corrupt(
-            &segments[i + 1].path,
-            format!(
-                "does not belong to this log: the last writer closed it cleanly with {} as the newest segment",
-                segments[i].path.display()
-            ),
-        ));
-    }
-
     let (last_seq, newest) = match opts.recovery_mode {
         _ if segments.is_empty() => (floor, None),
         RecoveryMode::Tail => {
@@ -178,6 +166,10 @@ fn recover_once(fs: &dyn Fs, dir: &Path, opts: &Options, mark: Option<CleanMark>
         (Some(mark), Some(seg), Some(n)) => mark.segment.first_seq == seg.first_seq && mark.segment.salt == n.salt,
         _ => false,
     };
+    if report.salvage_dropped_from != 0 {
+        // Seqs at or below the floor are gone already, never handed out again.
+        report.salvage_dropped_from = report.salvage_dropped_from.max(floor + 1);
+    }
     let mut recovered = Recovered { floor, segments, last_seq: last_seq.max(floor), newest, report, repairs };
     if recovered.newest.is_some() && last_seq <= floor {
         // Every record left is truncated: a truncate died before deleting.
@@ -186,6 +178,28 @@ fn recover_once(fs: &dyn Fs, dir: &Path, opts: &Options, mark: Option<CleanMark>
         recovered.newest = None;
     }
     Ok(recovered)
+}
+
+/// A clean-close mark names the newest segment the last writer left; a
+/// writable open empties the mark before it changes anything. So the named
+/// segment must be there, and be the newest: a missing one lost records, a
+/// newer one does not belong to the log.
+fn check_mark_names_the_newest(dir: &Path, segments: &[SegmentInfo], mark: CleanMark) -> Result<()> {
+    let named = segments.iter().position(|s| s.first_seq == mark.segment.first_seq);
+    match named {
+        None => Err(Error::corrupt(
+            &dir.join(segment::segment_name(mark.segment.first_seq)),
+            "is missing: the last writer closed the log cleanly with it as the newest segment",
+        )),
+        Some(i) if i + 1 < segments.len() => Err(Error::corrupt(
+            &segments[i + 1].path,
+            format!(
+                "does not belong to this log: the last writer closed it cleanly with {} as the newest segment",
+                segments[i].path.display()
+            ),
+        )),
+        Some(_) => Ok(()),
+    }
 }
 
 /// TAIL: the end of the log is where the newest segment's valid frames
@@ -236,7 +250,13 @@ fn scan_newest(
             *report = OpenReport { tail_cut: true, cut_offset: d, bytes_cut: data_end - d, ..*report };
         }
         let proven = reader.proven().max(marked_end.map_or(0, |m| m.end)).min(d);
-        let found = Newest { end: d, proven, records_end: reader.records_end(), salt: reader.salt() };
+        let found = Newest {
+            end: d,
+            proven,
+            records_end: reader.records_end(),
+            frames_proven: reader.proven(),
+            salt: reader.salt(),
+        };
         return Ok((expected - 1, Some(found)));
     }
 }
@@ -302,8 +322,22 @@ fn scan_all(
     if dropped {
         report.salvage_dropped_from = expected;
     }
-    let found = Newest { end: stop.offset, proven: reader.proven(), records_end: reader.records_end(), salt: reader.salt() };
+    let found = Newest {
+        end: stop.offset,
+        proven: reader.proven(),
+        records_end: reader.records_end(),
+        frames_proven: reader.proven(),
+        salt: reader.salt(),
+    };
     Ok((expected - 1, Some(found)))
+}
+
+impl Recovered {
+    /// Whether a writable open will change a file (cut or delete segments).
+    pub fn has_repairs(&self) -> bool {
+        let r = &self.repairs;
+        r.cut.is_some() || !r.drop_back.is_empty() || !r.drop_front.is_empty()
+    }
 }
 
 /// Opens the segment to cut for writing, before anything changes: a repair

@@ -464,17 +464,17 @@ enum Want {
     /// WAL_E_RANGE from the replay (only as a known library deviation).
     RangeFromReplay,
     /// The first is what the contract says; the library is known to give
-    /// the second instead (a bug reported, with its own #[ignore] test).
+    /// the second instead (a bug reported, with its own regression test).
     /// Counted under the tag; a strict run refuses it.
     Known(Box<Want>, Box<Want>, &'static str),
 }
 
-/// Library deviations the oracle knows of, each with a minimal #[ignore]d
+/// Library deviations the oracle found (fixed since), each with a minimal
 /// reproduction below.
-const KNOWN_RANGE_AT_FLOOR: &str = "damage in a frame holding the floor is WAL_E_RANGE (bug_damage_in_a_frame_holding_the_truncation_floor_is_reported_as_range)";
-const KNOWN_DROPPED_BELOW_FLOOR: &str = "SALVAGE's salvage_dropped_from is a truncated seq (bug_salvage_reports_a_dropped_seq_below_the_floor)";
-const KNOWN_STRAY_AFTER_LAST_RECORD: &str = "a stray segment file that sorts after the last record is skipped (bug_a_stray_segment_after_the_last_record_is_skipped)";
-const KNOWN_EMPTY_WHEN_ALL_GONE: &str = "a cleanly closed log whose every segment is gone opens empty at its floor (bug_a_cleanly_closed_log_whose_only_segment_is_gone_opens_empty)";
+const KNOWN_RANGE_AT_FLOOR: &str = "damage in a frame holding the floor is WAL_E_RANGE (damage_in_a_frame_holding_the_truncation_floor_is_corrupt_not_range)";
+const KNOWN_DROPPED_BELOW_FLOOR: &str = "SALVAGE's salvage_dropped_from is a truncated seq (salvage_never_reports_a_dropped_seq_below_the_floor)";
+const KNOWN_STRAY_AFTER_LAST_RECORD: &str = "a stray segment file that sorts after the last record is skipped (a_stray_segment_after_the_last_record_is_corrupt)";
+const KNOWN_EMPTY_WHEN_ALL_GONE: &str = "a cleanly closed log whose every segment is gone opens empty at its floor (a_cleanly_closed_log_whose_only_segment_is_gone_is_corrupt)";
 
 thread_local! {
     static STRICT: Cell<bool> = const { Cell::new(false) };
@@ -1236,20 +1236,14 @@ fn run_oracle(test: &str, strict: bool) {
     assert!(tally.failures.is_empty(), "{} cases disagree with the oracle; first: {}", tally.failures.len(), tally.failures[0]);
 }
 
+/// Strict: none of the deviations the KNOWN_* tags name (bugs the oracle
+/// found, fixed since; each has its regression test below) is accepted.
 #[test]
 fn damage_oracle() {
-    run_oracle("damage_oracle", false);
+    run_oracle("damage_oracle", true);
 }
 
-/// The same cases with no known deviation allowed: fails until the bugs
-/// named by the KNOWN_* tags are fixed.
-#[test]
-#[ignore = "fails on the library deviations the damage oracle found (see the KNOWN_* tags)"]
-fn damage_oracle_strict() {
-    run_oracle("damage_oracle_strict", true);
-}
-
-// ---- minimal reproductions of what the oracle found ----
+// ---- what the oracle found (each was a library bug, fixed since) ----
 
 fn sim_opts(segment_size: u64) -> Options {
     Options { segment_size, preallocate: false, ..Options::default() }
@@ -1306,8 +1300,7 @@ fn damage_in_an_older_segment_is_corrupt_from_the_replay() {
 /// The library says WAL_E_RANGE "record 1 was truncated while the iterator
 /// was reading".
 #[test]
-#[ignore = "library bug found by the damage oracle: damage in a frame that holds the floor is WAL_E_RANGE"]
-fn bug_damage_in_a_frame_holding_the_truncation_floor_is_reported_as_range() {
+fn damage_in_a_frame_holding_the_truncation_floor_is_corrupt_not_range() {
     let fs = damaged_batch_below(5);
     let err = replay_all(&fs, sim_opts(4096)).unwrap_err();
     assert_eq!((err.0, err.1), ("replay", ErrorKind::Corrupt), "{err:?}");
@@ -1337,8 +1330,7 @@ fn clean_log(n: u64, floor: u64) -> SimFs {
 /// newest is WAL_E_CORRUPT (see the next test): only a log left with no
 /// segment at all is taken for empty.
 #[test]
-#[ignore = "library bug found by the damage oracle: removing the only segment of a cleanly closed log gives an empty log"]
-fn bug_a_cleanly_closed_log_whose_only_segment_is_gone_opens_empty() {
+fn a_cleanly_closed_log_whose_only_segment_is_gone_is_corrupt() {
     for floor in [0, 3] {
     let fs = clean_log(10, floor);
     let names = seg_names(&fs);
@@ -1370,8 +1362,7 @@ fn a_cleanly_closed_log_whose_newest_segment_is_gone_is_corrupt() {
 /// With records in segment 22 the same stray is WAL_E_CORRUPT
 /// ("overlaps ..."), as is a stray placed before the last record.
 #[test]
-#[ignore = "library bug found by the damage oracle: a stray segment after the last record is skipped"]
-fn bug_a_stray_segment_after_the_last_record_is_skipped() {
+fn a_stray_segment_after_the_last_record_is_corrupt() {
     let fs = SimFs::new();
     let wal = open_on(&fs, sim_opts(4096));
     for _ in 1..=21u64 {
@@ -1398,8 +1389,7 @@ fn bug_a_stray_segment_after_the_last_record_is_skipped() {
 /// salvage_dropped_from 1, a seq truncated long ago (contract 0.2: "the
 /// first seq dropped (handed out again)").
 #[test]
-#[ignore = "library bug found by the damage oracle: salvage_dropped_from names a truncated seq"]
-fn bug_salvage_reports_a_dropped_seq_below_the_floor() {
+fn salvage_never_reports_a_dropped_seq_below_the_floor() {
     let fs = SimFs::new();
     let wal = open_on(&fs, sim_opts(1 << 20));
     let entries: Vec<Entry> = (0..10).map(|_| Entry { op: 1, key: b"k", value: b"0123456789" }).collect();
@@ -1427,8 +1417,7 @@ fn bug_salvage_reports_a_dropped_seq_below_the_floor() {
 /// after syncing are never cut). A power cut instead of the kill does the
 /// same.
 #[test]
-#[ignore = "library bug found by the damage oracle's author: a writable open erases the clean-close proof and writes none in its place"]
-fn bug_a_writable_open_erases_the_clean_close_proof() {
+fn a_writable_open_keeps_the_clean_close_proof_in_a_sync_mark() {
     let fs = SimFs::new();
     let wal = open_on(&fs, sim_opts(1 << 20));
     for i in 1..=10u64 {

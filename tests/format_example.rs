@@ -332,12 +332,14 @@ fn the_worked_example_of_format_md_is_what_the_code_writes() {
     assert_eq!(walk_segment(prealloc, 1).0.len(), 4);
 
     let reopened = &files[&format!("reopened/{SEGMENT_1}")];
-    let (frames, _) = walk_segment(reopened, 1);
+    let (frames, reopened_salt) = walk_segment(reopened, 1);
     let last = *frames.last().unwrap();
     // Every record was proven: the open writes no sync mark of its own.
     assert_eq!((frames.len(), last.offset, last.count, last.first_seq, last.synced_end), (4, 0xaa, 0, 5, 0xaa));
     assert_eq!(reopened.len(), 0xca);
-    assert!(files["reopened/LOCK"].is_empty(), "a writable open empties LOCK");
+    // The mark stays while it is true (the open changed nothing it
+    // describes): LOCK still holds it.
+    assert_eq!(clean_mark(&files["reopened/LOCK"]), (reopened_salt, 1, 0xaa), "a writable open keeps a true mark");
 
     assert!(files["truncated/LOCK"].is_empty(), "no segment at close: no clean-close mark");
     let meta = &files["truncated/wal.meta"];
