@@ -169,19 +169,33 @@ pub fn format_version_message(version: u32) -> String {
 }
 
 /// The offset of the last non-zero byte of `file` in `from..to`, if any.
+/// Only the ranges that may hold data are read (holes of a sparse file
+/// read as zeros), so the cost is what the file holds, not its length.
 fn last_data_byte(file: &dyn FsFile, path: &Path, from: u64, to: u64) -> Result<Option<u64>> {
     let mut buf = vec![0u8; (to.saturating_sub(from) as usize).min(READ_CHUNK)];
-    let mut end = to;
-    while end > from {
-        let start = end.saturating_sub(READ_CHUNK as u64).max(from);
-        let want = (end - start) as usize;
-        let n = read_full_at(file, &mut buf[..want], start).map_err(|e| Error::io("read", path, e))?;
-        if let Some(i) = buf[..n].iter().rposition(|&b| b != 0) {
-            return Ok(Some(start + i as u64));
+    let mut last = None;
+    let mut at = from;
+    while at < to {
+        let Some((start, end)) = file.data_after(at).map_err(|e| Error::io("seek in", path, e))? else { break };
+        let (start, end) = (start.max(at), end.min(to));
+        if start >= end {
+            break;
         }
-        end = start;
+        let mut chunk_at = start;
+        while chunk_at < end {
+            let want = ((end - chunk_at) as usize).min(buf.len());
+            let n = read_full_at(file, &mut buf[..want], chunk_at).map_err(|e| Error::io("read", path, e))?;
+            if n == 0 {
+                return Ok(last);
+            }
+            if let Some(i) = buf[..n].iter().rposition(|&b| b != 0) {
+                last = Some(chunk_at + i as u64);
+            }
+            chunk_at += n as u64;
+        }
+        at = end;
     }
-    Ok(None)
+    Ok(last)
 }
 
 /// One frame read back: its header and its checked payload.
@@ -508,16 +522,21 @@ impl SegmentReader {
             self.spare = payload;
             return Ok(valid.then(Vec::new));
         }
+        // A large frame is checked in bounded chunks first, so that memory
+        // is reserved for its payload only once it is known to be whole
+        // (a hostile header may claim WAL_MAX_BATCH_SIZE of sparse zeros).
+        if !self.stream_check(payload_at, header)? {
+            return Ok(None);
+        }
         if keep {
             // Bounded: the checked header's length is within MAX_BATCH_SIZE
-            // and the readable data.
+            // and the readable data, and the payload checked out.
             let mut payload = vec![0u8; header.payload_len as usize];
             let n = read_full_at(&*self.file, &mut payload, payload_at).map_err(|e| Error::io("read", self.path(), e))?;
             let valid = n == payload.len() && format::payload_is_valid(header, &payload);
             return Ok(valid.then_some(payload));
         }
-        let valid = self.stream_check(payload_at, header)?;
-        Ok(valid.then(Vec::new))
+        Ok(Some(Vec::new()))
     }
 
     /// The payload CRC and the entries of a large frame, checked in chunks.

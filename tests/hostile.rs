@@ -349,6 +349,58 @@ fn a_frame_claiming_4_gib_allocates_nothing_of_that_size() {
     }
 }
 
+/// Hostile lengths in sparse files, on the real file system: a frame header
+/// with a valid checksum claiming WAL_MAX_BATCH_SIZE (or just under 4 GiB)
+/// in a segment extended sparsely past it, as the newest segment and as an
+/// older one. Every open mode and the replay meet it, and an append goes on
+/// where one may: no allocation anywhere is larger than 2 MiB, in absolute
+/// terms, although the files claim gigabytes.
+#[test]
+fn hostile_lengths_in_sparse_files_allocate_nothing_of_their_size() {
+    // All of WAL_MAX_BATCH_SIZE, and more than it may claim: open reads
+    // only what the file holds (holes are skipped), so this is quick.
+    let claims = [wal::MAX_BATCH_SIZE as u32, u32::MAX - 64];
+    for (i, &claim) in claims.iter().enumerate() {
+        for newest in [true, false] {
+            let dir = TempDir::new("sparse");
+            let wal = Wal::open(dir.path(), small(4096)).unwrap();
+            for n in 0..30u64 {
+                wal.append(1, &common::key(n), &[0xab; 400]).unwrap();
+            }
+            wal.close().unwrap();
+            std::fs::remove_file(dir.path().join("LOCK")).unwrap();
+            let segs = segments(dir.path());
+            let segment = if newest { segs.last().unwrap().clone() } else { segs[0].clone() };
+            let mut bytes = std::fs::read(&segment).unwrap();
+            let at = 32; // the segment's first frame
+            bytes[at + 12..at + 16].copy_from_slice(&claim.to_le_bytes());
+            reseal_frame_header(&mut bytes, at);
+            std::fs::write(&segment, &bytes).unwrap();
+            // Sparse: the claimed payload lies within the file, as zeros.
+            let file = std::fs::OpenOptions::new().write(true).open(&segment).unwrap();
+            file.set_len(at as u64 + 32 + claim as u64 + 4096).unwrap();
+            drop(file);
+            // Read-only first: they change nothing; then a writable open.
+            let modes = [opts(RecoveryMode::Tail, true), opts(RecoveryMode::Salvage, true), opts(RecoveryMode::Tail, false)];
+            for opts in modes {
+                let (outcome, largest) = largest_alloc_during(|| {
+                    let wal = Wal::open(dir.path(), opts)?;
+                    let replayed = common::collect(&wal, 0).map(|r| r.len());
+                    if !opts.read_only && replayed.is_ok() {
+                        wal.append(1, b"after", b"hostile")?;
+                    }
+                    replayed
+                });
+                assert!(largest <= 2 << 20, "claim {i}, newest {newest}, {opts:?}: an allocation of {largest} bytes");
+                match outcome {
+                    Ok(_) => {}
+                    Err(e) => assert!(matches!(e.kind(), ErrorKind::Corrupt), "{opts:?}: {e}"),
+                }
+            }
+        }
+    }
+}
+
 // ---- a directory libwal may not write, a full disk ----
 
 /// Runs `f` on a thread of its own and hands back its result or its panic.

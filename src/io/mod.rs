@@ -49,6 +49,15 @@ pub trait FsFile: Send + Sync {
     fn allocate(&self, len: u64) -> io::Result<()>;
     /// The file's size in bytes.
     fn size(&self) -> io::Result<u64>;
+    /// The first range of the file at or after `offset` that may hold data
+    /// (`start..end`), skipping holes a sparse file has (SEEK_DATA and
+    /// SEEK_HOLE); None past the last one. Holes read as zeros, so a reader
+    /// looking for non-zero bytes need not read them: a header claiming
+    /// gigabytes in a sparse file costs what the file really holds.
+    fn data_after(&self, offset: u64) -> io::Result<Option<(u64, u64)>> {
+        let size = self.size()?;
+        Ok((offset < size).then_some((offset, size)))
+    }
 }
 
 /// A file system: the directory operations the log needs.

@@ -54,6 +54,32 @@ impl FsFile for File {
     fn size(&self) -> io::Result<u64> {
         Ok(self.metadata()?.len())
     }
+
+    fn data_after(&self, offset: u64) -> io::Result<Option<(u64, u64)>> {
+        let size = self.size()?;
+        if offset >= size {
+            return Ok(None);
+        }
+        let Ok(at) = libc::off_t::try_from(offset) else { return Ok(None) };
+        // SAFETY: lseek on a valid descriptor; it moves only this file's
+        // offset, which no other call here uses (reads are positioned).
+        let start = unsafe { libc::lseek(self.as_raw_fd(), at, libc::SEEK_DATA) };
+        if start < 0 {
+            let err = io::Error::last_os_error();
+            return match err.raw_os_error() {
+                Some(libc::ENXIO) => Ok(None), // no data after `offset`
+                // A file system without SEEK_DATA: all of it may be data.
+                Some(libc::EINVAL) | Some(libc::EOPNOTSUPP) => Ok(Some((offset, size))),
+                _ => Err(err),
+            };
+        }
+        // SAFETY: as above.
+        let end = unsafe { libc::lseek(self.as_raw_fd(), start, libc::SEEK_HOLE) };
+        if end < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Some((start as u64, (end as u64).min(size))))
+    }
 }
 
 /// Holds an flock until dropped (closing the descriptor releases it).
