@@ -745,11 +745,21 @@ fn expect_in_order(world: &World, disk: &Files) -> (Want, Want) {
             let bytes = &disk[&s.name];
             let below = s.first_seq;
             let data_after = bytes.len() > SEG_HEADER && bytes[SEG_HEADER..].iter().any(|&b| b != 0);
+            // Behind an unreadable header that starts at or below the floor
+            // the library cannot tell whether records above the floor were
+            // dropped: it may say, from the floor on, that they were.
+            let mut from = vec![dropped_seq(below)];
+            if below <= floor {
+                from.push(floor + 1);
+            }
             if seg < newest {
-                return (Want::Corrupt, salvage(below, None, vec![dropped_seq(below)]));
+                return (Want::Corrupt, salvage(below, None, from));
             }
             // Nothing but zeros after it: what was there cannot be told.
-            let salvaged = salvage(below, None, if data_after { vec![dropped_seq(below)] } else { vec![0, dropped_seq(below)] });
+            if !data_after {
+                from.push(0);
+            }
+            let salvaged = salvage(below, None, from);
             // Zeros over the header of a newest segment that holds nothing
             // else: an interrupted creation, unless the clean-close mark
             // vouches for data in it.
