@@ -147,9 +147,34 @@ fn some_name(input: &mut Input) -> String {
     }
 }
 
+/// A hostile length: the first frame header of a segment file claims a
+/// huge payload (up to u32::MAX, past WAL_MAX_BATCH_SIZE and the file),
+/// with its checksum made right again from the segment's salt, as a
+/// hostile writer would (docs/FORMAT.md). Nothing may be reserved for it.
+fn claim_a_huge_length(bytes: &mut [u8], input: &mut Input) {
+    const FRAME: usize = 32; // the first frame starts after the segment header
+    if bytes.len() < FRAME + 32 {
+        return;
+    }
+    let claim = (input.u64() as u32) | (1 << 24);
+    bytes[FRAME + 12..FRAME + 16].copy_from_slice(&claim.to_le_bytes());
+    let salt = u32::from_le_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]);
+    let mut crc = crc32fast::Hasher::new_with_initial(salt);
+    crc.update(&bytes[FRAME + 4..FRAME + 32]);
+    let crc = crc.finalize();
+    bytes[FRAME..FRAME + 4].copy_from_slice(&crc.to_le_bytes());
+}
+
 /// One edit of one file.
 fn edit(files: &mut Files, input: &mut Input) {
-    let kind = input.byte() % 9;
+    let kind = input.byte() % 10;
+    if kind == 9 {
+        let segments: Vec<String> = files.keys().filter(|n| n.ends_with(".wal")).cloned().collect();
+        if let Some(name) = segments.get(input.byte() as usize % segments.len().max(1)) {
+            claim_a_huge_length(files.get_mut(name).unwrap(), input);
+        }
+        return;
+    }
     let names: Vec<String> = files.keys().cloned().collect();
     if kind == 8 || names.is_empty() {
         let name = some_name(input);
