@@ -86,11 +86,6 @@ impl Error {
     pub fn os_error(&self) -> i32 {
         self.os_error
     }
-
-    /// The same error with more context in front of its message.
-    pub fn context(self, what: impl fmt::Display) -> Self {
-        Error { message: format!("{what}: {}", self.message), ..self }
-    }
 }
 
 impl fmt::Display for Error {

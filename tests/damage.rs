@@ -34,7 +34,6 @@
 //! `make check` runs WAL_DAMAGE_CASES (default below) cases; `make stress`
 //! runs many more. Every run prints the count per kind of damage.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -49,46 +48,12 @@ mod common;
 
 // ---- the largest allocation, per thread ----
 
-struct Counting;
-
-thread_local! {
-    static LARGEST_ALLOC: Cell<usize> = const { Cell::new(0) };
-}
-
-fn note_alloc(size: usize) {
-    let _ = LARGEST_ALLOC.try_with(|c| c.set(c.get().max(size)));
-}
-
-// SAFETY: every call is passed on to the system allocator unchanged.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note_alloc(layout.size());
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note_alloc(layout.size());
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note_alloc(new_size);
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+#[path = "common/alloc.rs"]
+mod alloc;
+use alloc::largest_alloc_during;
 
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-fn largest_alloc_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
-    LARGEST_ALLOC.with(|c| c.set(0));
-    let out = f();
-    (out, LARGEST_ALLOC.with(|c| c.get()))
-}
+static ALLOCATOR: alloc::Counting = alloc::Counting;
 
 /// The largest allocation an open and replay of these small logs may make
 /// (their largest frame is about 100 KiB): 4 MiB, whatever a damaged
