@@ -98,6 +98,8 @@ _SIGNATURES = {
     "wal_iter_close": (None, [_vp]),
     "wal_replay": (_int, [_vp, _u64, REPLAY_FN, _vp]),
     "wal_open_report": (_int, [_vp, ctypes.POINTER(OpenReport)]),
+    "wal_durable_seq": (_u64, [_vp]),
+    "wal_wait": (_int, [_vp, _u64, ctypes.c_uint32, ctypes.c_int64]),
     "wal_last_error": (_int, []),
     "wal_last_error_message": (ctypes.c_char_p, []),
     "wal_last_os_error": (_int, []),
