@@ -24,12 +24,11 @@ func (w *WAL) DurableSeq() uint64 {
 // Wait blocks until LastSeq >= seq (durable false) or DurableSeq >= seq
 // (durable true), then returns nil. Appends and syncs through w wake it;
 // any number of goroutines may wait at once. A shipper that sends only
-// what is durable waits for its next seq with durable true:
+// what is durable, reading with an Iter that reached the end, waits for
+// its next seq with durable true, then calls Next again:
 //
-//	for next := after + 1; ; next++ {
-//		if err := w.Wait(ctx, next, true); err != nil { ... }
-//		// an Iter opened after `after` now has record next, durable
-//	}
+//	if err := w.Wait(ctx, next, true); err != nil { ... }
+//	it.Next() // record next, durable
 //
 // It gives up when ctx is done, within about 50 ms: the error then
 // matches ctx.Err() with errors.Is (context.Canceled or
