@@ -513,6 +513,19 @@ public:
     }
     void sync(std::error_code &ec) noexcept { detail::set_status(wal_sync(w_), ec); }
 
+    // Cuts the newest records: discards every record with seq > `seq`,
+    // durably (a crash during the call leaves the log as it was or as it is
+    // on return); the next append gets seq + 1. `seq` > last_seq() is
+    // WAL_E_RANGE, `seq` == last_seq() does nothing; so is (WAL_E_RANGE) a
+    // `seq` below first_seq() - 1 or below the newest checkpoint record.
+    // An iterator whose next record was cut fails with WAL_E_RANGE.
+#if WAL_HPP_EXCEPTIONS
+    void truncate_after(uint64_t seq) { detail::check(wal_truncate_after(handle(), seq), "wal_truncate_after"); }
+#endif
+    void truncate_after(uint64_t seq, std::error_code &ec) noexcept {
+        detail::set_status(wal_truncate_after(w_, seq), ec);
+    }
+
     // The durable watermark: every seq at or below it is on disk, synced; 0
     // when none is. A writable open starts it at the recovered last_seq.
 #if WAL_HPP_EXCEPTIONS

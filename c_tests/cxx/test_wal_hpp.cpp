@@ -291,6 +291,63 @@ static void test_errors(const TempDir &tmp) {
     });
 }
 
+// truncate_after cuts the newest records, inside a batch too, durably;
+// the next append follows the cut; an iterator whose next record was cut
+// fails with WAL_E_RANGE; what it refuses changes nothing.
+static void test_truncate_after(const TempDir &tmp) {
+    const std::string dir = tmp.sub("cut");
+    const wal::Options opts = wal::Options().segment_size(4096);
+    wal::Log log(dir, opts);
+    for (int i = 1; i <= 4; i++) log.append(WAL_OP_PUT, "k" + std::to_string(i), std::string(1500, 'v'));
+    CHECK(log.append_batch({{WAL_OP_PUT, "b5", "5"}, {WAL_OP_PUT, "b6", "6"}, {WAL_OP_PUT, "b7", "7"},
+                            {WAL_OP_DELETE, "b8", {}}}) == 8);
+    const std::vector<Owned> all = read_all(log, 0);
+    CHECK(all.size() == 8);
+
+    EXPECT_ERROR(WAL_E_RANGE, "wal_truncate_after", "", log.truncate_after(9));
+    log.truncate_after(8);  // == last_seq: nothing to do
+    CHECK(log.last_seq() == 8 && read_all(log, 0) == all);
+
+    wal::Iterator ahead = log.iter(6);
+    std::optional<wal::Record> r = ahead.next();
+    CHECK(r && r->seq == 7);
+    wal::Iterator behind = log.iter(2);
+    log.truncate_after(6);  // inside the batch: 5 and 6 stay
+    CHECK(log.last_seq() == 6 && log.first_seq() == 1);
+    CHECK(log.append(WAL_OP_PUT, "new7", "n") == 7);
+    EXPECT_ERROR(WAL_E_RANGE, "wal_iter_next", "", ahead.next());  // its next record, 8, was cut
+    EXPECT_ERROR(WAL_E_RANGE, "wal_iter_next", "", ahead.next());  // from then on
+    std::vector<uint64_t> seqs;
+    for (const wal::Record &rec : behind) seqs.push_back(rec.seq);
+    CHECK(seqs == std::vector<uint64_t>({3, 4, 5, 6, 7}));
+    std::vector<Owned> want(all.begin(), all.begin() + 6);
+    want.push_back({7, WAL_OP_PUT, "new7", "n"});
+    CHECK(read_all(log, 0) == want);
+    log.close();
+
+    wal::Log reopened(dir, opts);  // the cut is durable: records above 6 never come back
+    CHECK(reopened.last_seq() == 7 && read_all(reopened, 0) == want);
+    uint64_t cp = reopened.checkpoint();
+    reopened.append(WAL_OP_PUT, "after", "cp");
+    EXPECT_ERROR(WAL_E_RANGE, "wal_truncate_after", "checkpoint", reopened.truncate_after(cp - 1));
+    CHECK(reopened.last_seq() == cp + 1);
+    reopened.truncate_after(cp);
+    CHECK(reopened.last_seq() == cp);
+
+    // Below first_seq - 1 is gone already; first_seq - 1 cuts every record left.
+    wal::Log front(tmp.sub("cut-front"), opts);
+    for (int i = 0; i < 6; i++) front.append(WAL_OP_PUT, "big", std::string(3000, 'x'));
+    front.truncate(3);
+    EXPECT_ERROR(WAL_E_RANGE, "wal_truncate_after", "", front.truncate_after(2));
+    front.truncate_after(3);
+    CHECK(front.last_seq() == 3 && front.first_seq() == 4 && read_all(front, 0).empty());
+    CHECK(front.append(WAL_OP_PUT, "k", "v") == 4);
+    front.close();
+    EXPECT_ERROR(WAL_E_INVALID, "wal::Log", "closed", front.truncate_after(1));
+    wal::Log ro(dir, wal::Options().read_only());
+    EXPECT_ERROR(WAL_E_READONLY, "wal_truncate_after", "", ro.truncate_after(1));
+}
+
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
@@ -497,6 +554,7 @@ int main() {
     test_error_category();
     test_os_errors(tmp);
     test_open_report(tmp);
+    test_truncate_after(tmp);
     test_wait(tmp);
     test_wait_poisoned(tmp);
     return finish("test_wal_hpp");

@@ -261,12 +261,30 @@ static void test_wait(const TempDir &tmp) {
     CHECK_EC(ec, WAL_E_INVALID);
 }
 
+// truncate_after(seq, ec): cleared on success, WAL_E_RANGE past last_seq.
+static void test_truncate_after(const TempDir &tmp) {
+    std::error_code ec;
+    wal::Log log(tmp.sub("cut"), ec);
+    for (int i = 0; i < 5; i++) log.append(WAL_OP_PUT, "k", std::to_string(i), ec);
+    CHECK(!ec && log.last_seq(ec) == 5);
+    log.truncate_after(6, ec);
+    CHECK_EC(ec, WAL_E_RANGE);
+    CHECK(log.last_seq(ec) == 5);
+    ec = stale();
+    log.truncate_after(2, ec);
+    CHECK(!ec && log.last_seq(ec) == 2 && log.append(WAL_OP_PUT, "k", ec) == 3);
+    log.close(ec);
+    log.truncate_after(1, ec);
+    CHECK_EC(ec, WAL_E_INVALID);
+}
+
 int main() {
     TempDir tmp;
     test_open_and_close(tmp);
     test_write_and_read(tmp);
     test_loop_ends_at_an_error(tmp);
     test_open_report(tmp);
+    test_truncate_after(tmp);
     test_wait(tmp);
     return finish("test_wal_hpp_noexcept");
 }
