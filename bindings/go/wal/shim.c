@@ -50,6 +50,10 @@ gowal_result gowal_truncate(wal_t *w, uint64_t upto_seq) {
     return status_result(wal_truncate(w, upto_seq));
 }
 
+gowal_result gowal_truncate_after(wal_t *w, uint64_t seq) {
+    return status_result(wal_truncate_after(w, seq));
+}
+
 gowal_result gowal_sync(wal_t *w) {
     return status_result(wal_sync(w));
 }
