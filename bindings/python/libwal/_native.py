@@ -90,6 +90,7 @@ _SIGNATURES = {
     "wal_append_batch": (_u64, [_vp, ctypes.POINTER(Entry), ctypes.c_size_t]),
     "wal_checkpoint": (_u64, [_vp]),
     "wal_truncate": (_int, [_vp, _u64]),
+    "wal_truncate_after": (_int, [_vp, _u64]),
     "wal_sync": (_int, [_vp]),
     "wal_last_seq": (_u64, [_vp]),
     "wal_first_seq": (_u64, [_vp]),

@@ -263,6 +263,18 @@ class Wal:
         with self._use() as w:
             self._check_status(self._lib.wal_truncate(w, upto_seq))
 
+    def truncate_after(self, seq: int) -> None:
+        """Discards every record with seq > `seq` (the newest ones), durably:
+        none of them is ever replayed again, every record up to `seq` stays
+        intact, and the next append gets seq + 1. A crash during the call
+        leaves the log as it was or as it is on return. `seq` == last_seq
+        does nothing; past last_seq, below first_seq - 1 or below the newest
+        checkpoint record it raises RangeError. An iterator whose next record
+        was cut raises RangeError."""
+        seq = _as_uint("seq", seq, 64)
+        with self._use() as w:
+            self._check_status(self._lib.wal_truncate_after(w, seq))
+
     def sync(self) -> None:
         """Makes every record appended so far durable."""
         with self._use() as w:
