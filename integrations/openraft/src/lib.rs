@@ -48,6 +48,10 @@
 //! - reads of `[start, end)` open an iterator at the seq of `start` (libwal
 //!   seeks in O(log n)) and stop at `end`.
 //!
+//! The store never writes a checkpoint record (`Wal::checkpoint`) in the
+//! Raft log: `truncate_after` refuses to cut below one, and a conflict may
+//! cut any entry that is not committed.
+//!
 //! # Why a second log for the vote and the committed log id
 //!
 //! They cannot be records of the Raft log: a conflict cut
