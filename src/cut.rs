@@ -352,6 +352,10 @@ impl Fs for CutView {
     fn lock(&self, path: &Path) -> io::Result<Box<dyn Any + Send + Sync>> {
         self.fs.lock(path)
     }
+
+    fn deletes_in_background(&self) -> bool {
+        self.fs.deletes_in_background()
+    }
 }
 
 /// The cut segment as the cut leaves it.

@@ -65,6 +65,8 @@ pub(crate) struct Inner {
     pub floor: AtomicU64,
     /// The cuts of the newest records made through this handle.
     pub cuts: crate::cut::Cuts,
+    /// Deletes freed segments beyond the spares, off the truncate's path.
+    pub reaper: crate::recycle::Reaper,
 }
 
 /// Where the log stands. Guarded by `Inner::state`.
@@ -433,13 +435,13 @@ impl Wal {
         inner.retire_clean_mark(|m| doomed.iter().any(|s| s.first_seq == m.segment.first_seq))?;
         // Recycled or deleted, with no directory fsync: the floor is
         // durable, and a segment a crash brings back lies below it.
-        let (fs, dir) = (&*inner.fs, &inner.dir);
+        let (fs, dir) = (&inner.fs, &inner.dir);
         let mut spares = match inner.opts.preallocate {
-            true => crate::recycle::list_spares(fs, dir)?.len(),
+            true => crate::recycle::list_spares(&**fs, dir)?.len(),
             false => crate::recycle::MAX_SPARES,
         };
         for seg in &doomed {
-            crate::recycle::retire(fs, dir, seg, &mut spares)?;
+            crate::recycle::retire(fs, dir, seg, &mut spares, &inner.reaper)?;
         }
         Ok(())
     }
@@ -488,6 +490,7 @@ impl Wal {
             true => Ok(()),
             false => self.mark_clean(),
         });
+        self.inner.reaper.finish();
         self.inner.lock.lock().unwrap_or_else(|p| p.into_inner()).take();
         result
     }

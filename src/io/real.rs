@@ -148,6 +148,10 @@ impl Fs for RealFs {
     /// flock locks belong to the open file description, so a second open in
     /// the same process conflicts just as one from another process does.
     /// `path` is opened read-only (a directory can be), never created.
+    fn deletes_in_background(&self) -> bool {
+        true
+    }
+
     fn lock(&self, path: &Path) -> io::Result<Box<dyn Any + Send + Sync>> {
         let file = OpenOptions::new().read(true).custom_flags(libc::O_CLOEXEC).open(path)?;
         loop {
