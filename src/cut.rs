@@ -59,16 +59,26 @@ impl Cuts {
 
 /// Blocks group commits while a cut runs (a leader that started before it
 /// would mark seqs durable that the cut discards), and lets them go again.
-struct SyncsHeld<'a>(&'a crate::log::Inner, u64);
+/// The durable watermark is lowered to the cut's seq while they are held,
+/// before the cut takes effect: once the state lock is released after the
+/// cut, an append gets seq + 1, and a watermark still above it would let
+/// that append (and `wal_wait`) call it durable before any fdatasync.
+struct SyncsHeld<'a> {
+    inner: &'a crate::log::Inner,
+    /// The watermark when the cut began: restored if it is refused.
+    before: u64,
+    /// The watermark when syncs are let go.
+    release_to: u64,
+}
 
 impl Drop for SyncsHeld<'_> {
     fn drop(&mut self) {
-        let mut s = self.0.sync_state();
+        let mut s = self.inner.sync_state();
         s.syncing = false;
-        s.synced = s.synced.min(self.1);
-        self.0.sync_done.notify_all();
+        s.synced = self.release_to;
+        self.inner.sync_done.notify_all();
         drop(s);
-        self.0.waiters.notify();
+        self.inner.waiters.notify();
     }
 }
 
@@ -102,19 +112,21 @@ impl Wal {
         if recovered_upto > seq {
             self.refuse_checkpoints_between(seq, recovered_upto)?;
         }
-        let _held = self.hold_syncs(seq);
+        // Checked again below, once appends are held out: refused here, the
+        // cut leaves even the durable watermark alone.
+        refuse_checkpoint_above(&inner.state(), seq)?;
+        let mut held = self.hold_syncs(seq);
         let mut st = inner.state();
         inner.check_writable()?;
-        if st.newest_checkpoint > seq {
-            return Err(Error::range(format!(
-                "cannot cut after seq {seq}: checkpoint record {} lies above it (an engine stored that seq with \
-                 its state)",
-                st.newest_checkpoint
-            )));
-        }
+        refuse_checkpoint_above(&st, seq)?;
         // A failure part-way leaves the log on disk unknown to this handle
-        // (the intent, once recorded, is finished by the next open).
-        self.cut_locked(&mut st, seq).inspect_err(|_| inner.poison())
+        // (the intent, once recorded, is finished by the next open); it is
+        // poisoned, and vouches for nothing above seq.
+        held.release_to = held.before.min(seq);
+        self.cut_locked(&mut st, seq).inspect_err(|_| inner.poison())?;
+        // The cut synced what it kept (older segments were when sealed).
+        held.release_to = seq;
+        Ok(())
     }
 
     fn refuse_checkpoints_between(&self, seq: u64, upto: u64) -> Result<()> {
@@ -134,7 +146,8 @@ impl Wal {
         Ok(())
     }
 
-    /// Waits for a running group commit to finish and keeps new ones out.
+    /// Waits for a running group commit to finish, keeps new ones out, and
+    /// lowers the durable watermark to `seq` meanwhile.
     fn hold_syncs(&self, seq: u64) -> SyncsHeld<'_> {
         let inner = &*self.inner;
         let mut s = inner.sync_state();
@@ -142,7 +155,9 @@ impl Wal {
             s = inner.sync_done.wait(s).unwrap_or_else(|p| p.into_inner());
         }
         s.syncing = true;
-        SyncsHeld(inner, seq)
+        let before = s.synced;
+        s.synced = before.min(seq);
+        SyncsHeld { inner, before, release_to: before }
     }
 
     fn cut_locked(&self, st: &mut State, seq: u64) -> Result<()> {
@@ -183,6 +198,19 @@ impl Wal {
         st.recovered_upto = st.recovered_upto.min(seq);
         Ok(())
     }
+}
+
+/// `Range` if a checkpoint record appended through this handle lies above
+/// `seq`.
+fn refuse_checkpoint_above(st: &State, seq: u64) -> Result<()> {
+    if st.newest_checkpoint > seq {
+        return Err(Error::range(format!(
+            "cannot cut after seq {seq}: checkpoint record {} lies above it (an engine stored that seq with its \
+             state)",
+            st.newest_checkpoint
+        )));
+    }
+    Ok(())
 }
 
 /// Where the cut goes in `seg`, the segment holding seq + 1: at the start of
