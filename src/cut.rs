@@ -14,7 +14,7 @@
 
 use crate::active::Active;
 use crate::error::{Error, Result};
-use crate::format::{self, CutIntent, SegmentHeader, FRAME_HEADER_LEN, OP_CHECKPOINT};
+use crate::format::{self, CutIntent, FrameHeader, SegmentHeader, FRAME_HEADER_LEN, OP_CHECKPOINT};
 use crate::io::{read_full_at, Fs, FsFile, OpenMode};
 use crate::log::{State, Wal};
 use crate::meta;
@@ -280,21 +280,34 @@ fn apply(fs: &dyn Fs, dir: &Path, seg: &SegmentInfo, intent: &CutIntent, later: 
 }
 
 /// An open that finds a cut recorded in `wal.meta` (its writer died during
-/// `truncate_after`): checks that the segment it cuts is there, the same
-/// one (its salt) and long enough, then finishes the cut and drops the
-/// intent.
+/// `truncate_after`): checks the intent against the segment it cuts (see
+/// `check`), then finishes the cut and drops the intent.
 pub(crate) fn finish(fs: &dyn Fs, dir: &Path, floor: u64, intent: &CutIntent) -> Result<()> {
-    let (seg, later) = check(fs, dir, intent)?;
+    let (seg, later) = check(fs, dir, floor, intent)?;
     apply(fs, dir, &seg, intent, &later)?;
     meta::write_meta(fs, dir, floor, None)
 }
 
-/// The segment the intent cuts and the newer ones it deletes.
-fn check(fs: &dyn Fs, dir: &Path, intent: &CutIntent) -> Result<(SegmentInfo, Vec<SegmentInfo>)> {
+/// The segment the intent cuts and the newer ones it deletes, once the
+/// intent is known to describe a cut of that segment as `plan` makes it:
+/// the segment is there, the same one (its salt), at least `end` bytes
+/// long; its frames run unbroken from its start to `offset`, where the
+/// record seq + 1 starts (no header) or the frame the intent's header
+/// describes (that header checks out with the salt, holds the entries up
+/// to seq, ends at `end`, and the payload in the file is its own); and seq
+/// is not below the floor. Whatever a crash left of the cut (the old frame
+/// header, the new one or a mix; the old length or `end`; the newer
+/// segments or some of them) passes: the cut changes nothing before
+/// `offset` or in the payload up to `end`. Anything else (a damaged or
+/// hostile wal.meta whose checksum holds) is Corrupt, with no file changed.
+fn check(fs: &dyn Fs, dir: &Path, floor: u64, intent: &CutIntent) -> Result<(SegmentInfo, Vec<SegmentInfo>)> {
     let segments = segment::list_segments(fs, dir)?;
     let first_seq = intent.segment.first_seq;
     let meta_path = dir.join(meta::META_FILE);
     let bad = |why: String| Error::corrupt(&meta_path, format!("records a cut after seq {} that {why}", intent.seq));
+    if intent.seq < floor {
+        return Err(bad(format!("lies below the truncation floor {floor}")));
+    }
     let Some(seg) = segments.iter().find(|s| s.first_seq == first_seq).cloned() else {
         return Err(bad(format!("cannot be finished: its segment {} is missing", segment::segment_name(first_seq))));
     };
@@ -309,10 +322,62 @@ fn check(fs: &dyn Fs, dir: &Path, intent: &CutIntent) -> Result<(SegmentInfo, Ve
     if len < intent.end {
         return Err(bad(format!("ends at offset {}, but {} is only {len} bytes long", intent.end, seg.path.display())));
     }
-    // The frame header the cut rewrites may hold the old header, the new
-    // one or, after a power cut during its write, a mix: it is written again
-    // (its payload, which the new header's checksum covers, was synced
-    // before the intent was recorded).
+    // The frames before the cut, which it does not change.
+    let mut reader = SegmentReader::open(fs, &seg, Some(intent.offset))?;
+    let mut expected = seg.first_seq;
+    let stop = loop {
+        match reader.skip(expected)? {
+            Ok(next) => expected = next,
+            Err(stop) => break stop,
+        }
+    };
+    if stop.offset != intent.offset {
+        return Err(bad(format!(
+            "starts at offset {}, but the frames of {} stop at offset {} ({})",
+            intent.offset,
+            seg.path.display(),
+            stop.offset,
+            stop.reason
+        )));
+    }
+    match &intent.header {
+        None if intent.seq.checked_add(1) == Some(expected) && intent.end == intent.offset => {}
+        None => {
+            return Err(bad(format!(
+                "ends at offset {} of {}, where seq {expected} starts",
+                intent.end,
+                seg.path.display()
+            )))
+        }
+        Some(header) => {
+            // The frame header the cut writes may be in the file, or the old
+            // one, or a mix (a power cut during its write): the intent's own
+            // is checked against the payload, which the cut leaves alone.
+            let fits = FrameHeader::checked(header, intent.segment.salt).filter(|h| {
+                h.well_formed()
+                    && !h.is_sync_mark()
+                    && h.first_seq == expected
+                    && h.last_seq() == intent.seq
+                    && intent.offset.checked_add(h.frame_len()) == Some(intent.end)
+            });
+            let payload_fits = match fits {
+                Some(h) => {
+                    reader.extend_limit(intent.end);
+                    reader.payload_fits(intent.offset, &h)?
+                }
+                None => false,
+            };
+            if !payload_fits {
+                return Err(bad(format!(
+                    "keeps seqs {expected} to {} of the frame at offset {} of {} with a header that does not \
+                     describe them",
+                    intent.seq,
+                    intent.offset,
+                    seg.path.display()
+                )));
+            }
+        }
+    }
     let later = segments.into_iter().filter(|s| s.first_seq > first_seq).collect();
     Ok((seg, later))
 }
@@ -328,8 +393,12 @@ pub(crate) struct CutView {
 }
 
 impl CutView {
-    pub fn new(fs: Arc<dyn Fs>, dir: &Path, intent: CutIntent) -> CutView {
-        CutView { fs, dir: dir.to_path_buf(), intent }
+    /// The view of the log in `dir` once the cut `intent` is finished,
+    /// after the same checks of the intent a writable open makes (Corrupt
+    /// for an intent that does not describe a cut of its segment).
+    pub fn new(fs: Arc<dyn Fs>, dir: &Path, floor: u64, intent: CutIntent) -> Result<CutView> {
+        check(&*fs, dir, floor, &intent)?;
+        Ok(CutView { fs, dir: dir.to_path_buf(), intent })
     }
 
     fn is_cut_segment(&self, path: &Path) -> bool {

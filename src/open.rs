@@ -37,7 +37,7 @@ impl Wal {
         let mut fs = fs;
         if let (floor, Some(intent)) = crate::meta::read_meta(&*fs, &dir)? {
             match opts.read_only {
-                true => fs = Arc::new(crate::cut::CutView::new(fs, &dir, intent)),
+                true => fs = Arc::new(crate::cut::CutView::new(fs, &dir, floor, intent)?),
                 false => crate::cut::finish(&*fs, &dir, floor, &intent)?,
             }
         }

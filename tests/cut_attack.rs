@@ -257,7 +257,6 @@ fn with(intent: &CutIntent, change: impl FnOnce(&mut CutIntent)) -> CutIntent {
 }
 
 #[test]
-#[ignore = "fixed in the next commit"]
 fn a_hostile_cut_intent_is_corrupt_never_a_wrong_log() {
     let opts = small(4096);
     let (fs, _) = sim_log(7, opts, |wal| {
