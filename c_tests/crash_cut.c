@@ -4,8 +4,8 @@
  * of up to 40 entries, syncs now and then, truncates the front when the log
  * grows long, and often cuts it with wal_truncate_after(S), S anywhere in
  * [first_seq - 1, last_seq] (inside batches too; mostly among the newest
- * 60 records, so that the log grows long, and one cut in 8 anywhere, which
- * then deletes many segments).
+ * 30 records, so that the log grows long across rounds, and one cut in 24
+ * anywhere, which then deletes many segments).
  * It reports through a pipe every acknowledged append and sync, "cut to S
  * requested" before each cut and "done" after it (likewise for truncates).
  * Each key names the round, a generation that changes at each cut, the seq
@@ -166,11 +166,11 @@ static void child_main(void *ctx, int fd) {
             if (wal_truncate(w, upto) != WAL_OK) cu_child_fail("wal_truncate");
             send_msg(fd, MSG_TRUNC_DONE, upto, 0, gen, counter, 0);
         } else if (action < 22) {
-            /* A cut: mostly of the newest few hundred records (a follower's
+            /* A cut: mostly of the newest few records (a follower's
              * conflicting suffix), sometimes anywhere, down to first - 1. */
             uint64_t lo = first - 1, s;
-            if (cu_range(&rng, 0, 7) == 0 || last - lo < 60) s = cu_range(&rng, lo, last);
-            else s = cu_range(&rng, last - 60, last);
+            if (cu_range(&rng, 0, 23) == 0 || last - lo < 30) s = cu_range(&rng, lo, last);
+            else s = cu_range(&rng, last - 30, last);
             if (!always && cu_range(&rng, 0, 3) != 0) {
                 if (wal_sync(w) != WAL_OK) cu_child_fail("wal_sync");
                 send_msg(fd, MSG_SYNCED, last, 0, gen, counter, 0);
@@ -564,6 +564,21 @@ static int append_and_reopen(test_t *t, uint32_t round, const char *dir, wal_t *
     return 0;
 }
 
+/* After a failure: the round's settings and its last messages. */
+static void dump_messages(uint32_t round, const round_cfg_t *cfg, const msg_t *m, size_t n) {
+    static const char *names[] = { "opened", "ack", "synced", "cut requested", "cut done",
+                                   "truncate requested", "truncate done" };
+    fprintf(stderr, "round %u: sync mode %u (every %u), segment size %llu, preallocate %u; "
+            "%zu messages%s\n", round, cfg->sync_mode, cfg->sync_every,
+            (unsigned long long)cfg->segment_size, cfg->preallocate, n,
+            n > 60 ? ", the last 60:" : ":");
+    for (size_t i = n > 60 ? n - 60 : 0; i < n; i++)
+        fprintf(stderr, "  %s seq %llu aux %llu gen %u counter %u count %u\n",
+                m[i].kind <= MSG_TRUNC_DONE ? names[m[i].kind] : "?",
+                (unsigned long long)m[i].seq, (unsigned long long)m[i].aux, m[i].gen,
+                m[i].counter, m[i].count);
+}
+
 static void recover_and_check(test_t *t, uint32_t round, const round_cfg_t *cfg,
                               const cu_child_t *c, const char *plan) {
     size_t n;
@@ -621,6 +636,7 @@ static void recover_and_check(test_t *t, uint32_t round, const round_cfg_t *cfg,
         bad = append_and_reopen(t, round, cfg->dir, w);
         w = NULL;
     }
+    if (bad) dump_messages(round, cfg, m, n);
     if (w) wal_close(w);
     free(seen_ro.recs);
     free(seen.recs);
