@@ -285,6 +285,14 @@ fn apply(fs: &dyn Fs, dir: &Path, seg: &SegmentInfo, intent: &CutIntent, later: 
 pub(crate) fn finish(fs: &dyn Fs, dir: &Path, floor: u64, intent: &CutIntent) -> Result<()> {
     let (seg, later) = check(fs, dir, floor, intent)?;
     apply(fs, dir, &seg, intent, &later)?;
+    // The writer that died (or an open that died finishing the cut) may
+    // have deleted the newer segments and not lived to fsync the directory:
+    // those deletions must be durable before the intent goes, even when
+    // none is left to delete now (wal.meta is rewritten in place, with no
+    // directory fsync of its own).
+    if later.is_empty() {
+        segment::sync_dir(fs, dir)?;
+    }
     meta::write_meta(fs, dir, floor, None)
 }
 

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
-use wal::format::{self, CutIntent, FRAME_HEADER_LEN};
+use wal::format::{self, CutIntent, Meta, FRAME_HEADER_LEN};
 use wal::io::sim::Rng;
 use wal::io::{Fs, FsFile, OpenMode, SimFs};
 use wal::{Entry, ErrorKind, Options, SyncMode, Wal};
@@ -59,7 +59,10 @@ fn old_or_new(fs: SimFs, opts: Options, before: &Log, seq: u64, what: &str) -> b
     let ro = Options { read_only: true, ..opts };
     let seen_ro = Wal::open_in(Arc::new(fs.clone()), DIR, ro).map(|w| records(&w));
     let wal = Wal::open_in(Arc::new(fs), DIR, opts).unwrap_or_else(|e| panic!("{what}: reopen: {e}"));
-    let got = records(&wal);
+    let got: Log = match collect(&wal, 0) {
+        Ok(rows) => rows.into_iter().map(|r| (r.0, r.2, r.3)).collect(),
+        Err(e) => panic!("{what}: replay after the reopen: {e}"),
+    };
     let is_new = got == new_log(before, seq) && wal.last_seq() == seq;
     assert!(is_new || got == *before, "{what}: the log is neither the old one nor the new one: {:?}", seqs_of(&got));
     assert_eq!(seen_ro.as_ref().ok(), Some(&got), "{what}: a read-only open saw another log");
@@ -202,8 +205,9 @@ fn meta_path() -> PathBuf {
 }
 
 /// The log with a cut to `seq` recorded in wal.meta and nothing applied
-/// yet (its writer was killed right after the intent was durable).
-fn with_intent(fs: &SimFs, opts: Options, seq: u64) -> (SimFs, u64, CutIntent) {
+/// yet (its writer was killed right after the intent was durable), and
+/// what wal.meta says.
+fn with_intent(fs: &SimFs, opts: Options, seq: u64) -> (SimFs, Meta) {
     for n in 1..1000 {
         let f = fs.fork();
         let wal = sim_open(&f, opts);
@@ -212,13 +216,27 @@ fn with_intent(fs: &SimFs, opts: Options, seq: u64) -> (SimFs, u64, CutIntent) {
         f.cut_power_after(0);
         drop(wal);
         let f = f.fork();
-        if let Ok(bytes) = f.read_file(&meta_path()) {
-            if let Ok((floor, Some(intent))) = format::decode_meta_cut(&bytes) {
-                return (f, floor, intent);
-            }
+        if let Some(meta) = read_meta(&f).filter(|m| m.cut.is_some()) {
+            return (f, meta);
         }
     }
     panic!("no call of the cut left an intent");
+}
+
+fn read_meta(fs: &SimFs) -> Option<Meta> {
+    format::decode_meta_file(&fs.read_file(&meta_path()).ok()?).ok()
+}
+
+/// A wal.meta whose two slots say `floor` and `cut`, of the generations
+/// after `generation` (as `write_meta` rewrites them).
+fn meta_file(floor: u64, cut: &CutIntent, generation: u64) -> Vec<u8> {
+    let mut bytes = vec![0u8; format::META_FILE_LEN];
+    for generation in [generation + 1, generation + 2] {
+        let at = (generation % 2) as usize * format::META_SLOT_LEN;
+        let slot = format::encode_meta_slot(&Meta { floor, cut: Some(*cut), generation });
+        bytes[at..at + format::META_SLOT_LEN].copy_from_slice(&slot);
+    }
+    bytes
 }
 
 /// Every file of the log directory and its bytes.
@@ -272,7 +290,8 @@ fn a_hostile_cut_intent_is_corrupt_never_a_wrong_log() {
     // Inside the batch (the intent holds the shortened header), and at a
     // frame's start (it holds none).
     for seq in [35, 50] {
-        let (f, floor, real) = with_intent(&fs, opts, seq);
+        let (f, meta) = with_intent(&fs, opts, seq);
+        let (floor, real, generation) = (meta.floor, meta.cut.unwrap(), meta.generation);
         assert_eq!(real.header.is_some(), seq == 35);
         let segs = segments_of(&f);
         let other = segs.iter().find(|s| s.0 != real.segment.first_seq).copied().unwrap();
@@ -305,15 +324,27 @@ fn a_hostile_cut_intent_is_corrupt_never_a_wrong_log() {
             }
         }
         for (what, intent, floor) in &cases {
-            let meta = format::encode_meta_cut(*floor, Some(intent));
+            let meta = meta_file(*floor, intent, generation);
             wrong.extend(refused(&f, opts, &meta, &format!("cut to {seq}, {what}")));
         }
-        // Damage: every byte flipped in turn.
+        // Damage: each byte flipped in turn, in one slot (the other says
+        // the same: the cut is finished) and in both (Corrupt).
         let meta = f.read_file(&meta_path()).unwrap();
-        for i in 0..meta.len() {
-            let mut bad = meta.clone();
-            bad[i] ^= 0x20;
-            wrong.extend(refused(&f, opts, &bad, &format!("cut to {seq}, byte {i} flipped")));
+        for i in 0..format::META_SLOT_LEN {
+            let mut one = meta.clone();
+            one[i] ^= 0x20;
+            for read_only in [true, false] {
+                let g = f.fork();
+                g.write_file(&meta_path(), &one).unwrap();
+                match Wal::open_in(Arc::new(g), DIR, Options { read_only, ..opts }) {
+                    Ok(wal) if wal.last_seq() == seq => {}
+                    Ok(wal) => wrong.push(format!("cut to {seq}, byte {i} of a slot flipped: last_seq {}", wal.last_seq())),
+                    Err(e) => wrong.push(format!("cut to {seq}, byte {i} of a slot flipped: {e}")),
+                }
+            }
+            let mut both = one;
+            both[format::META_SLOT_LEN + i] ^= 0x20;
+            wrong.extend(refused(&f, opts, &both, &format!("cut to {seq}, byte {i} flipped in both slots")));
         }
         // The real intent still finishes the cut.
         assert_eq!(sim_open(&f.fork(), opts).last_seq(), seq);
@@ -528,7 +559,7 @@ fn an_open_that_dies_while_finishing_a_cut_leaves_the_new_log() {
         // The writer dies at each call after the intent is durable: from
         // the call after the rename that put it in place (a directory fsync).
         let has_intent = |f: &SimFs| {
-            matches!(format::decode_meta_cut(&f.read_file(&meta_path()).unwrap_or_default()), Ok((_, Some(_))))
+            read_meta(f).is_some_and(|m| m.cut.is_some())
         };
         let stopped_at = |n: u64| {
             let f = fs.fork();
