@@ -624,23 +624,34 @@ fn a_cut_inside_a_batch_bigger_than_a_segment_survives_a_crash_at_any_call() {
 
 #[test]
 fn a_cut_after_a_truncate_after_a_cut_survives_a_crash_at_any_call() {
-    let opts = small(4096);
-    let (fs, before) = sim_log(12, opts, |wal| {
+    // With preallocation, truncates keep freed segments as spares and
+    // rotations reuse them.
+    for preallocate in [false, true] {
+        let opts = Options { preallocate, ..small(4096) };
+        let fs = SimFs::with_seed(12);
+        let wal = sim_open(&fs, opts);
         for i in 1..=200 {
             wal.append(1, &key(i), &value(i, 50)).unwrap();
         }
         wal.truncate_after(150).unwrap();
-        batch(wal, "x", 20, 10); // 151..=170
+        batch(&wal, "x", 20, 10); // 151..=170
         wal.truncate(120).unwrap();
         wal.truncate_after(160).unwrap();
         wal.truncate(140).unwrap();
-        for i in 161..=180 {
+        let spares = || files(&fs).iter().filter(|(n, _)| n.to_string_lossy().ends_with(".spare")).count();
+        assert_eq!(spares() > 0, preallocate, "spares after the truncates");
+        for i in 161..=240 {
             wal.append(1, &key(i), &value(i, 50)).unwrap();
         }
-    });
-    assert_eq!(span(&before), (141, 180));
-    for seq in [140, 145, 155, 160, 175] {
-        crash_at_every_call(&fs, opts, &before, seq, &format!("cut to {seq}"));
+        if preallocate {
+            assert!(spares() < 2, "the rotations since took a spare");
+        }
+        let before = records(&wal);
+        wal.close().unwrap();
+        assert_eq!(span(&before), (141, 240));
+        for seq in [140, 145, 155, 160, 175, 230] {
+            crash_at_every_call(&fs, opts, &before, seq, &format!("preallocate {preallocate}, cut to {seq}"));
+        }
     }
 }
 
