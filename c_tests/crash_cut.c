@@ -2,10 +2,11 @@
  * round a child opens the log (WAL_SYNC_ALWAYS, EVERY or NONE; 4 KiB or
  * 64 KiB segments) and, single-threaded, appends single records and batches
  * of up to 40 entries, syncs now and then, truncates the front when the log
- * grows long, and often cuts it with wal_truncate_after(S), S anywhere in
- * [first_seq - 1, last_seq] (inside batches too; mostly among the newest
- * 30 records, so that the log grows long across rounds, and one cut in 24
- * anywhere, which then deletes many segments).
+ * holds more than 1,000 records, and often cuts it with wal_truncate_after(S),
+ * S anywhere in [first_seq - 1, last_seq] (inside batches too; mostly among
+ * the newest 30 records, so that the log grows long across rounds; one cut
+ * in 24 anywhere, which then deletes many segments; one in 48 at
+ * first_seq - 1, everything the truncates left).
  * It reports through a pipe every acknowledged append and sync, "cut to S
  * requested" before each cut and "done" after it (likewise for truncates).
  * Each key names the round, a generation that changes at each cut, the seq
@@ -43,7 +44,7 @@ enum {
     MAX_VALUE = 300,
     KEY_CAP = 80,
     /* The child truncates the front once the log holds more records. */
-    TRUNCATE_ABOVE = 3000,
+    TRUNCATE_ABOVE = 1000,
 };
 
 /* ---- records: what a key says, and what it implies ---- */
@@ -160,16 +161,18 @@ static void child_main(void *ctx, int fd) {
     for (;;) {
         uint64_t first = wal_first_seq(w), last = wal_last_seq(w);
         uint64_t action = cu_range(&rng, 0, 99);
-        if (last >= first && last - first > TRUNCATE_ABOVE && action < 10) {
+        if (last >= first && last - first > TRUNCATE_ABOVE && action < 5) {
             uint64_t upto = last - cu_range(&rng, 0, TRUNCATE_ABOVE / 2);
             send_msg(fd, MSG_TRUNC_REQ, upto, 0, gen, counter, 0);
             if (wal_truncate(w, upto) != WAL_OK) cu_child_fail("wal_truncate");
             send_msg(fd, MSG_TRUNC_DONE, upto, 0, gen, counter, 0);
-        } else if (action < 22) {
+        } else if (action >= 5 && action < 15) {
             /* A cut: mostly of the newest few records (a follower's
              * conflicting suffix), sometimes anywhere, down to first - 1. */
             uint64_t lo = first - 1, s;
-            if (cu_range(&rng, 0, 23) == 0 || last - lo < 30) s = cu_range(&rng, lo, last);
+            uint64_t pick = cu_range(&rng, 0, 47);
+            if (pick == 0) s = lo; /* everything left after the truncates */
+            else if (pick <= 2 || last - lo < 30) s = cu_range(&rng, lo, last);
             else s = cu_range(&rng, last - 30, last);
             if (!always && cu_range(&rng, 0, 3) != 0) {
                 if (wal_sync(w) != WAL_OK) cu_child_fail("wal_sync");
@@ -184,7 +187,7 @@ static void child_main(void *ctx, int fd) {
                         (unsigned long long)s, (unsigned long long)wal_last_seq(w));
                 _exit(CU_CHILD_FAILED);
             }
-        } else if (!always && action < 27) {
+        } else if (!always && action >= 15 && action < 20) {
             if (wal_sync(w) != WAL_OK) cu_child_fail("wal_sync");
             send_msg(fd, MSG_SYNCED, last, 0, gen, counter, 0);
         } else {
