@@ -36,7 +36,7 @@ impl Wal {
         // as the cut leaves it.
         let mut fs = fs;
         match (crate::meta::read_meta(&*fs, &dir)?, opts.read_only) {
-            ((_, Some(intent)), true) => fs = Arc::new(crate::cut::CutView::new(fs, &dir, intent)),
+            ((floor, Some(intent)), true) => fs = Arc::new(crate::cut::CutView::new(fs, &dir, floor, intent)?),
             ((floor, Some(intent)), false) => crate::cut::finish(&*fs, &dir, floor, &intent)?,
             // What wal.meta says is written again and synced before
             // anything relies on it: after a failed fdatasync the page cache
