@@ -110,7 +110,10 @@ impl Inner {
         let mut s = inner.sync_state();
         s.syncing = false;
         match &result {
-            Ok(()) => s.synced = s.synced.max(upto),
+            Ok(()) => {
+                inner.stats.group(upto.saturating_sub(s.synced));
+                s.synced = s.synced.max(upto);
+            }
             // Never retry: after a failed fdatasync the kernel may have
             // dropped the dirty pages and a second call can report success.
             Err(_) => inner.poison(),

@@ -18,6 +18,7 @@ mod options;
 mod reader;
 mod recovery;
 pub mod segment;
+mod stats;
 mod wait;
 
 pub mod ffi;
@@ -28,3 +29,4 @@ pub use log::Wal;
 pub use options::{Options, RecoveryMode, SyncMode, DEFAULT_SEGMENT_SIZE, DEFAULT_SYNC_EVERY, MIN_SEGMENT_SIZE};
 pub use reader::{Record, WalIter};
 pub use recovery::OpenReport;
+pub use stats::Stats;

@@ -63,6 +63,8 @@ pub(crate) struct Inner {
     /// lock; read without it by iterators, which check every record against
     /// it so that none is returned after a truncate removed it.
     pub floor: AtomicU64,
+    /// What the segment files' writes and syncs and the group commits count.
+    pub stats: Arc<crate::stats::Counters>,
 }
 
 /// Where the log stands. Guarded by `Inner::state`.
@@ -75,6 +77,7 @@ pub(crate) struct State {
     pub next_seq: u64,
     /// Records written since the last sync (WAL_SYNC_EVERY).
     pub unsynced: u64,
+    pub appended: crate::stats::Appended,
 }
 
 impl State {
@@ -280,6 +283,7 @@ impl Wal {
                 return Err(e);
             }
             st.next_seq += count;
+            st.appended.add(count, frame_len - FRAME_HEADER_LEN as u64);
             let sync_due = match self.inner.opts.sync_mode {
                 SyncMode::Always => true,
                 SyncMode::None => false,

@@ -25,6 +25,8 @@ impl Wal {
     /// Opens the log through a given file system (the simulated one in tests).
     pub fn open_in(fs: Arc<dyn Fs>, dir: impl AsRef<Path>, opts: Options) -> Result<Wal> {
         opts.validate()?;
+        let stats = Arc::default();
+        let fs = crate::stats::counting(fs, &stats);
         let dir = dir.as_ref().to_path_buf();
         ensure_dir(&*fs, &dir, &opts)?;
         let lock = match opts.read_only {
@@ -60,7 +62,7 @@ impl Wal {
             _ => None,
         };
         let last_seq = recovered.last_seq;
-        let state = State { segments: recovered.segments, active, next_seq: last_seq + 1, unsynced: 0 };
+        let state = State { segments: recovered.segments, active, next_seq: last_seq + 1, unsynced: 0, appended: Default::default() };
         Ok(Wal {
             inner: Arc::new(Inner {
                 fs,
@@ -77,6 +79,7 @@ impl Wal {
                 waiters: Default::default(),
                 clean_mark: Mutex::new(live_mark),
                 floor: AtomicU64::new(recovered.floor),
+                stats,
             }),
             closed: false,
         })

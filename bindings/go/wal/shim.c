@@ -65,3 +65,7 @@ gowal_result gowal_iter_next(wal_iter_t *it, wal_record_t *out) {
 gowal_result gowal_open_report(wal_t *w, wal_open_report_t *out) {
     return status_result(wal_open_report(w, out));
 }
+
+gowal_result gowal_stats(wal_t *w, wal_stats_t *out) {
+    return status_result(wal_stats(w, out));
+}
