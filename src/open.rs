@@ -70,7 +70,7 @@ impl Wal {
                 opts,
                 lock: Mutex::new(lock),
                 state: Mutex::new(state),
-                sync: Mutex::new(SyncState { synced: last_seq, syncing: false }),
+                sync: Mutex::new(SyncState::new(last_seq)),
                 sync_done: Condvar::new(),
                 poisoned: AtomicBool::new(false),
                 fsync: Mutex::new(()),
