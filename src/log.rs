@@ -23,7 +23,7 @@ use crate::segment::{self, SegmentInfo};
 use std::any::Any;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// The file that holds the clean-close mark (the writer's lock is an flock
 /// on the directory).
@@ -47,7 +47,7 @@ pub(crate) struct Inner {
     pub lock: Mutex<Option<Box<dyn Any + Send + Sync>>>,
     pub state: Mutex<State>,
     pub sync: Mutex<SyncState>,
-    pub sync_done: Condvar,
+    pub sync_done: crate::commit::SyncDone,
     pub poisoned: AtomicBool,
     /// Held around each fdatasync of the active segment; see `sync_segment`.
     pub fsync: Mutex<()>,

@@ -14,7 +14,7 @@ use crate::segment::{self, SegmentInfo};
 use std::any::Any;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 
 impl Wal {
     /// Opens (creating if allowed) the log in `dir` and recovers it.
@@ -71,7 +71,7 @@ impl Wal {
                 lock: Mutex::new(lock),
                 state: Mutex::new(state),
                 sync: Mutex::new(SyncState::new(last_seq)),
-                sync_done: Condvar::new(),
+                sync_done: Default::default(),
                 poisoned: AtomicBool::new(false),
                 fsync: Mutex::new(()),
                 truncating: Mutex::new(()),
