@@ -73,12 +73,7 @@ struct SyncsHeld<'a> {
 
 impl Drop for SyncsHeld<'_> {
     fn drop(&mut self) {
-        let mut s = self.inner.sync_state();
-        s.syncing = false;
-        s.synced = self.release_to;
-        self.inner.sync_done.notify_all();
-        drop(s);
-        self.inner.waiters.notify();
+        self.inner.release_commits(self.release_to);
     }
 }
 
@@ -150,13 +145,7 @@ impl Wal {
     /// lowers the durable watermark to `seq` meanwhile.
     fn hold_syncs(&self, seq: u64) -> SyncsHeld<'_> {
         let inner = &*self.inner;
-        let mut s = inner.sync_state();
-        while s.syncing {
-            s = inner.sync_done.wait(s).unwrap_or_else(|p| p.into_inner());
-        }
-        s.syncing = true;
-        let before = s.synced;
-        s.synced = before.min(seq);
+        let before = inner.hold_commits(seq);
         SyncsHeld { inner, before, release_to: before }
     }
 
@@ -460,6 +449,10 @@ impl Fs for CutView {
 
     fn deletes_in_background(&self) -> bool {
         self.fs.deletes_in_background()
+    }
+
+    fn disk_usage(&self, path: &Path) -> io::Result<u64> {
+        self.fs.disk_usage(path)
     }
 }
 

@@ -14,7 +14,7 @@ use crate::segment::{self, SegmentInfo};
 use std::any::Any;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 
 impl Wal {
     /// Opens (creating if allowed) the log in `dir` and recovers it.
@@ -25,6 +25,8 @@ impl Wal {
     /// Opens the log through a given file system (the simulated one in tests).
     pub fn open_in(fs: Arc<dyn Fs>, dir: impl AsRef<Path>, opts: Options) -> Result<Wal> {
         opts.validate()?;
+        let stats = Arc::default();
+        let fs = crate::stats::counting(fs, &stats);
         let dir = dir.as_ref().to_path_buf();
         ensure_dir(&*fs, &dir, &opts)?;
         let lock = match opts.read_only {
@@ -101,6 +103,7 @@ impl Wal {
             unsynced: 0,
             newest_checkpoint: 0,
             recovered_upto: last_seq,
+            appended: Default::default(),
         };
         Ok(Wal {
             inner: Arc::new(Inner {
@@ -109,8 +112,8 @@ impl Wal {
                 opts,
                 lock: Mutex::new(lock),
                 state: Mutex::new(state),
-                sync: Mutex::new(SyncState { synced: last_seq, syncing: false }),
-                sync_done: Condvar::new(),
+                sync: Mutex::new(SyncState::new(last_seq)),
+                sync_done: Default::default(),
                 poisoned: AtomicBool::new(false),
                 fsync: Mutex::new(()),
                 truncating: Mutex::new(()),
@@ -120,6 +123,7 @@ impl Wal {
                 floor: AtomicU64::new(recovered.floor),
                 cuts: Default::default(),
                 reaper: Default::default(),
+                stats,
             }),
             closed: false,
         })

@@ -97,6 +97,13 @@ pub trait Fs: Send + Sync {
     fn deletes_in_background(&self) -> bool {
         false
     }
+
+    /// The bytes the file at `path` occupies on disk (its blocks, 512 bytes
+    /// each in st_blocks on Linux). A file system that cannot tell reports
+    /// the file's length.
+    fn disk_usage(&self, path: &Path) -> io::Result<u64> {
+        self.open(path, OpenMode::READ)?.size()
+    }
 }
 
 /// Reads until `buf` is full or the file ends; returns the bytes read.
