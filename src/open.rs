@@ -60,7 +60,11 @@ impl Wal {
             // segments below that floor would lose records if the disk's
             // older floor came back. Not before recovery: an open it
             // refuses changes no file.
-            crate::meta::rewrite(&*fs, &dir, recovered.floor)?;
+            // After a clean close (every fdatasync of the last writer
+            // succeeded) there is nothing to make durable.
+            if !recovered.report.clean_close {
+                crate::meta::rewrite(&*fs, &dir, recovered.floor)?;
+            }
             // Emptied, durably, before a repair changes the log, and when it
             // says nothing true: a damaged or stale mark, or an empty LOCK
             // whose emptying an earlier failed fsync may have left in the
