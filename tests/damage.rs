@@ -1,8 +1,9 @@
 //! The damage oracle: logs written by scripted workloads through the
 //! simulated file system (every sync mode; single records, batches of 1 to
 //! 5,000 entries, empty ones included; checkpoints, syncs, rotations,
-//! truncations; with and without preallocation; closed cleanly, killed, or
-//! cut by a power loss), then damaged one way at a time: a flipped byte in
+//! truncations; with and without preallocation, so that truncated segments
+//! become spares and later rotations recycle them; closed cleanly, killed,
+//! or cut by a power loss), then damaged one way at a time: a flipped byte in
 //! a frame header or a payload, a zeroed 512-byte sector, a zeroed segment
 //! header, a truncated file, a deleted, duplicated or renamed segment, a
 //! header with a valid checksum claiming a huge payload (in a file extended
@@ -272,6 +273,7 @@ enum End {
 /// What a workload left: the files as the last writer saw them (the truth
 /// the oracle reads), the files on disk now (what gets damaged: equal to
 /// the truth unless a power loss took unsynced writes), and the options.
+#[derive(Clone)]
 struct World {
     desc: String,
     opts: Options,
@@ -279,8 +281,28 @@ struct World {
     segs: Vec<Seg>,
     /// Every record of the truth, by seq.
     rows: BTreeMap<u64, Row>,
+    /// The segments of the truth that a rotation made of a spare, by name:
+    /// the bytes the spare held before it was zeroed and reused.
+    recycled: BTreeMap<String, Vec<u8>>,
     /// The directory on disk.
     disk: SimFs,
+}
+
+const SPARE_SUFFIX: &str = ".spare";
+
+fn is_spare(name: &str) -> bool {
+    name.ends_with(SPARE_SUFFIX)
+}
+
+/// The spare files of a directory and their bytes.
+fn spares_of(fs: &SimFs) -> Files {
+    let names = fs.list(Path::new(DIR)).unwrap().into_iter().map(|n| n.into_string().unwrap());
+    names.filter(|n| is_spare(n)).map(|n| (n.clone(), fs.read_file(&path(&n)).unwrap())).collect()
+}
+
+/// The segment files of a directory, by name.
+fn seg_names_of(fs: &SimFs) -> Vec<String> {
+    fs.list(Path::new(DIR)).unwrap().into_iter().map(|n| n.into_string().unwrap()).filter(|n| seg_name_seq(n).is_some()).collect()
 }
 
 fn pattern(seed: u64, len: usize) -> Vec<u8> {
@@ -324,13 +346,34 @@ fn build_world(seed: u64, sync_mode: SyncMode, preallocate: bool, end: End) -> W
     let mut wal = open_on(&fs, opts);
     let steps = 10 + rng.below(50);
     let mut script = Vec::new();
+    let mut recycled = BTreeMap::new();
     for _ in 0..steps {
+        let (mut spares_before, mut segs_before) = (spares_of(&fs), seg_names_of(&fs));
         match rng.below(100) {
-            0..=44 => {
+            0..=38 => {
                 let (kl, vl) = (rng.below(20) as usize, value_len(&mut rng));
                 let seq = wal.append(1 + rng.below(254) as u8, &pattern(rng.next_u64(), kl), &pattern(rng.next_u64(), vl));
                 seq.unwrap();
                 script.push(format!("append {kl}+{vl}"));
+            }
+            39..=44 => {
+                // Truncate every sealed segment or (nearly) everything, then
+                // fill a segment or two: with preallocation the freed
+                // segments become spares and the rotations reuse them.
+                let mut names = seg_names_of(&fs);
+                names.sort();
+                let upto = match (names.last(), rng.below(2)) {
+                    (Some(newest), 0) => seg_name_seq(newest).unwrap() - 1,
+                    _ => wal.last_seq().saturating_sub(rng.below(3)),
+                };
+                wal.truncate(upto).unwrap();
+                (spares_before, segs_before) = (spares_of(&fs), seg_names_of(&fs));
+                let n = 3 + rng.below(4);
+                let vl = segment_size as usize / 3;
+                for _ in 0..n {
+                    wal.append(1 + rng.below(254) as u8, b"fill", &pattern(rng.next_u64(), vl)).unwrap();
+                }
+                script.push(format!("truncate {upto} + {n} x {vl}"));
             }
             45..=69 => {
                 let n = batch_len(&mut rng);
@@ -378,6 +421,25 @@ fn build_world(seed: u64, sync_mode: SyncMode, preallocate: bool, end: End) -> W
                 script.push("crash+reopen".into());
             }
         }
+        // A segment that appeared as a spare vanished was made of it (a
+        // rotation takes the spares in name order).
+        let spares_after = spares_of(&fs);
+        let reused = spares_before.into_iter().filter(|(n, _)| !spares_after.contains_key(n));
+        let created = seg_names_of(&fs).into_iter().filter(|n| !segs_before.contains(n));
+        for ((_, old), name) in reused.zip(created) {
+            recycled.insert(name, old);
+        }
+    }
+    // Often, a last truncate of the oldest segment or of every sealed one:
+    // with preallocation they stay as spares, which the damage may bring
+    // back.
+    let mut names = seg_names_of(&fs);
+    names.sort();
+    if preallocate && names.len() >= 2 && rng.below(3) != 0 {
+        let keep = [&names[1], names.last().unwrap()][rng.below(2) as usize];
+        let upto = seg_name_seq(keep).unwrap() - 1;
+        wal.truncate(upto).unwrap();
+        script.push(format!("truncate {upto}"));
     }
     let live = files_of(&fs);
     let disk = match end {
@@ -420,7 +482,8 @@ fn build_world(seed: u64, sync_mode: SyncMode, preallocate: bool, end: End) -> W
         "seed {seed} {sync_mode:?} prealloc={preallocate} segment_size={segment_size} end={end:?}: {}",
         script.join(", ")
     );
-    World { desc, opts, segs, rows, disk }
+    recycled.retain(|name, _| segs.iter().any(|s| &s.name == name));
+    World { desc, opts, segs, rows, recycled, disk }
 }
 
 // ---- what the oracle expects of a damaged directory ----
@@ -1007,6 +1070,13 @@ enum Kind {
 }
 
 
+impl Kind {
+    /// Whether the damage lies in the segment `Case::seg` names.
+    fn is_in_segment(self) -> bool {
+        !matches!(self, Kind::None)
+    }
+}
+
 /// One damage to apply: its kind, the segment, the frame (per-frame kinds)
 /// and a seed for where exactly.
 #[derive(Debug, Clone, Copy)]
@@ -1137,12 +1207,24 @@ struct Tally {
     tried: BTreeMap<Kind, u64>,
     no_change: u64,
     failures: Vec<String>,
+    /// Worlds run; of them, worlds holding a recycled segment, and worlds
+    /// with a spare on disk.
+    worlds: u64,
+    recycled_worlds: u64,
+    spare_worlds: u64,
+    /// Cases run on worlds holding a recycled segment; of them, cases whose
+    /// damage lies in a recycled segment.
+    on_recycled: u64,
+    in_recycled: u64,
 }
 
 
 fn run_world(index: u64, budget: usize, tally: &mut Tally) {
     let world = world(index);
     let floor = world.disk.read_file(&path(META)).ok().and_then(|m| parse_floor(&m)).unwrap_or(0);
+    tally.worlds += 1;
+    tally.recycled_worlds += !world.recycled.is_empty() as u64;
+    tally.spare_worlds += !spares_of(&world.disk).is_empty() as u64;
     let mut rng = Rng::new(index);
     let mut all = cases(&world, floor, &mut rng);
     // A seeded sample, round-robin over the kinds so each gets its share.
@@ -1168,6 +1250,11 @@ fn run_world(index: u64, budget: usize, tally: &mut Tally) {
             continue;
         };
         *tally.tried.entry(case.kind).or_default() += 1;
+        if !world.recycled.is_empty() {
+            tally.on_recycled += 1;
+            let damaged = world.segs.get(case.seg).filter(|_| case.kind.is_in_segment());
+            tally.in_recycled += damaged.is_some_and(|s| world.recycled.contains_key(&s.name)) as u64;
+        }
         if let Err(e) = check_disk(&world, &disk, SMALL_LOG_ALLOC_MAX) {
             let Some(s) = world.segs.get(case.seg) else {
                 tally.failures.push(format!("world {index} (no segment): {e}\n    {}", world.desc));
@@ -1209,6 +1296,11 @@ fn run_oracle(test: &str, strict: bool) {
         counts.join(", "),
         tally.no_change,
         if tally.failures.is_empty() { "all agree with the oracle".to_string() } else { format!("{} DISAGREE", tally.failures.len()) }
+    ));
+    report(&format!(
+        "{test}: {} worlds, {} holding a recycled segment, {} with a spare on disk; {} cases on worlds holding a \
+         recycled segment, {} of them damaging a recycled segment",
+        tally.worlds, tally.recycled_worlds, tally.spare_worlds, tally.on_recycled, tally.in_recycled
     ));
     KNOWN_HITS.with(|k| {
         for (tag, n) in k.borrow().iter() {
