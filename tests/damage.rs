@@ -542,6 +542,10 @@ enum Failure {
     /// (renamed or copied there): it sits after segment `after` in log
     /// order (None: before every segment).
     Stranger { after: Option<usize>, name_seq: u64 },
+    /// Every frame reads back, but bytes that are not zero follow the last
+    /// one in the newest segment, `seg` (a recycled segment whose zeroing
+    /// was lost shows its old frames there).
+    Garbage { seg: usize },
 }
 
 /// Compares the disk with the truth: where the log first fails.
@@ -595,6 +599,14 @@ fn first_failure(world: &World, disk: &Files) -> Option<Failure> {
     if found.is_none() {
         if let Some((after, name_seq)) = stranger {
             found = Some(Failure::Stranger { after, name_seq });
+        }
+    }
+    if found.is_none() {
+        let newest = world.segs.len().checked_sub(1)?;
+        let s = &world.segs[newest];
+        let after_frames = disk[&s.name].get(s.end as usize..).unwrap_or_default();
+        if after_frames.iter().any(|&b| b != 0) {
+            found = Some(Failure::Garbage { seg: newest });
         }
     }
     found
@@ -836,6 +848,21 @@ fn expect_in_order(world: &World, disk: &Files) -> (Want, Want) {
             };
             (tail, salvaged)
         }
+        Failure::Garbage { seg } => {
+            // Reading stops after the last frame with data after it: a
+            // torn write for all recovery can tell, unless the clean-close
+            // mark proves the bytes there durable (it never covers more
+            // than the frames). No frame of another salt ever checks out,
+            // so none of the old bytes is read as a record, nor as a
+            // witness. SALVAGE cannot tell whether a record was there.
+            let s = &world.segs[seg];
+            let cut = Some(Cut::At(s.end));
+            let tail = match proof(world, disk, seg, s.end) {
+                (_, _, true) => Want::Corrupt,
+                _ => keep(floor, all, cut, Some(vec![0])),
+            };
+            (tail, salvage(all, cut, vec![0, all.max(floor + 1)]))
+        }
         Failure::Stranger { after, name_seq } => {
             // A file whose header disagrees with its name: the damage sits
             // where its name puts it. Whether the records of the segment
@@ -1032,14 +1059,29 @@ fn after_open(fs: &SimFs, opts: Options, opened: &Opened) -> Result<(), String> 
     if seq != opened.last_seq + 1 {
         return Err(format!("the first append got seq {seq}, last_seq was {}", opened.last_seq));
     }
+    let mut want = opened.rows.clone();
+    want.push((seq, 7, b"after".to_vec(), b"recovery".to_vec()));
+    // A truncate (wal.meta's slots rewritten after the damage, maybe a
+    // segment made a spare), then a record larger than a segment: a
+    // rotation, into a spare when there is one.
+    if let Some(first) = opened.rows.first().map(|r| r.0) {
+        wal.truncate(first).map_err(|e| format!("truncate {first}: {e}"))?;
+        want.retain(|r| r.0 > first);
+    }
+    let big = vec![0xa5; opts.segment_size as usize];
+    let big_seq = wal.append(8, b"big", &big).map_err(|e| format!("append: {e}"))?;
+    want.push((big_seq, 8, b"big".to_vec(), big));
     wal.close().map_err(|e| format!("close: {e}"))?;
     let wal = Wal::open_in(Arc::new(fs.clone()), DIR, opts).map_err(|e| format!("reopen: {e}"))?;
     let rows = common_collect(&wal).map_err(|e| format!("replay after reopen: {e}"))?;
-    let mut want = opened.rows.clone();
-    want.push((seq, 7, b"after".to_vec(), b"recovery".to_vec()));
     if rows != want {
         let seqs: Vec<u64> = rows.iter().map(|r| r.0).collect();
-        return Err(format!("reopen reads {}, want the records read plus {seq}", span(&seqs)));
+        let want: Vec<u64> = want.iter().map(|r| r.0).collect();
+        return Err(format!("reopen reads {}, want {}", span(&seqs), span(&want)));
+    }
+    let spares = spares_of(fs).len();
+    if spares > 2 {
+        return Err(format!("{spares} spares after two writable opens"));
     }
     Ok(())
 }
@@ -1067,6 +1109,10 @@ enum Kind {
     DuplicateSegment,
     RenameSegment,
     HugeLengthPastEof,
+    /// A recycled segment whose zeroing was lost: the spare's old bytes
+    /// where the new writer wrote nothing (or a power loss took what it
+    /// wrote), old frames of the old salt after the new header.
+    ZeroingLost,
 }
 
 
@@ -1106,6 +1152,11 @@ fn cases(world: &World, floor: u64, rng: &mut Rng) -> Vec<Case> {
         if !live.is_empty() || si + 1 == world.segs.len() {
             for kind in [Kind::ZeroSegmentHeader, Kind::DeleteSegment, Kind::DuplicateSegment, Kind::RenameSegment] {
                 out.push(Case { kind, seg: si, frame: 0, seed: rng.next_u64() });
+            }
+        }
+        if world.recycled.contains_key(&seg.name) {
+            for _ in 0..4 {
+                out.push(Case { kind: Kind::ZeroingLost, seg: si, frame: 0, seed: rng.next_u64() });
             }
         }
     }
@@ -1165,6 +1216,27 @@ fn damage(world: &World, case: &Case) -> Option<(SimFs, String)> {
             let crc = salted_crc(seg.salt, &bytes[off + 4..off + FRAME_HEADER]);
             bytes[off..off + 4].copy_from_slice(&crc.to_le_bytes());
             detail = format!("payload_len {claim} at {off}, header resealed");
+        }
+        Kind::ZeroingLost => {
+            let old = world.recycled.get(&seg.name)?;
+            let (mut from, mut to) = (SEG_HEADER, old.len());
+            if rng.below(2) == 0 {
+                // Only some pages lost their zeroing.
+                let pages = old.len().div_ceil(4096) as u64;
+                let a = rng.below(pages);
+                (from, to) = ((a * 4096) as usize, (((a + 1 + rng.below(4)) * 4096) as usize).min(old.len()));
+                from = from.max(SEG_HEADER);
+            }
+            for at in from..to {
+                let wrote = (at as u64) < seg.end && bytes.get(at) == Some(&seg.bytes[at]);
+                if !wrote {
+                    if bytes.len() <= at {
+                        bytes.resize(at + 1, 0);
+                    }
+                    bytes[at] = old[at];
+                }
+            }
+            detail = format!("the spare's old bytes over {from}..{to}, where the writer wrote nothing");
         }
         Kind::DeleteSegment => {
             fs.remove_file(&p).ok()?;
