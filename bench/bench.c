@@ -857,6 +857,7 @@ static void goal(FILE *f, int count, const char *what, double lw, const char *un
     if (ref_name) snprintf(ref_txt, sizeof ref_txt, "%s %s %s", ref_name, fmt(ref, b), unit);
     const char *verdict;
     char why[160];
+    if ((isnan(ratio) || isinf(ratio)) && !missing && cfg.only) return; /* a group BENCH_ONLY left out */
     if (isnan(ratio) || isinf(ratio)) {
         snprintf(why, sizeof why, "not measured: %s",
                  missing ? missing : "a figure it needs is missing (left out by BENCH_ONLY or BENCH_ENGINES)");
@@ -984,12 +985,13 @@ static void print_all(FILE *f, int count) {
     const char *partial = run_kind();
     fprintf(f, "<!-- bench-run: %s%s -->\n", partial ? "partial:" : "full", partial ? partial : "");
     fprintf(f, "<!-- bench-section: header -->\n");
-    fprintf(f, "Measured %s, in `%s`; median of %d runs; %g s per durable run; W4/W5 scale %g; the large log "
-               "%.3g GiB of %zu-byte values in %g MiB segments, built %d time%s; load average (1 min) %.2f at the "
-               "start, %.2f at the end, at most %.2f at the start of a workload.\n\n",
-            machine, cfg.base, cfg.runs, cfg.seconds, cfg.scale, large_gib(), cfg.large_value,
-            (double)cfg.large_segment / (1 << 20), cfg.large_runs, cfg.large_runs == 1 ? "" : "s", load_start,
-            load_end, load_max);
+    fprintf(f, "Measured %s, in `%s`; median of %d runs; %g s per durable run; W4/W5 scale %g; ", machine, cfg.base,
+            cfg.runs, cfg.seconds, cfg.scale);
+    if (find_series("large-build", libwal_engine.name))
+        fprintf(f, "the large log %.3g GiB of %zu-byte values in %g MiB segments, built %d time%s; ", large_gib(),
+                cfg.large_value, (double)cfg.large_segment / (1 << 20), cfg.large_runs, cfg.large_runs == 1 ? "" : "s");
+    fprintf(f, "load average (1 min) %.2f at the start, %.2f at the end, at most %.2f at the start of a workload.\n\n",
+            load_start, load_end, load_max);
     fprintf(f, "<!-- bench-section: table -->\n");
     print_table(f);
     fprintf(f, "\n<!-- bench-section: goals -->\n");
