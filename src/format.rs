@@ -148,10 +148,108 @@ pub fn encode_meta(floor_seq: u64) -> [u8; META_LEN] {
 }
 
 pub fn decode_meta(buf: &[u8]) -> Result<u64, &'static str> {
-    if buf.len() != META_LEN {
-        return Err("metadata file is not 32 bytes long");
+    decode_meta_cut(buf).map(|(floor, _)| floor)
+}
+
+/// A cut of the newest records (`wal_truncate_after`) that the metadata
+/// file records before any segment changes, so that an open after a crash
+/// finishes it: every record above `seq` is discarded. The segment named
+/// `segment` (first_seq and salt) is cut to `end` bytes, every newer
+/// segment is deleted, and, when the cut falls inside a batch, the frame at
+/// `offset` gets `header` (the same frame with only the entries up to
+/// `seq`) in place of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CutIntent {
+    pub seq: u64,
+    pub segment: SegmentHeader,
+    pub offset: u64,
+    pub end: u64,
+    pub header: Option<[u8; FRAME_HEADER_LEN]>,
+}
+
+/// Length of a metadata file that records a cut: the 32-byte floor header
+/// (its u32 says how many bytes follow) and the 80-byte cut.
+pub const META_CUT_LEN: usize = META_LEN + CUT_LEN;
+const CUT_LEN: usize = 80;
+
+/// The metadata file: the floor, and a cut being made. Layout of the cut
+/// (after the 32 bytes of `encode_meta`, whose u32 at 12 is then 80): seq
+/// u64 | segment first_seq u64 | segment salt u32 | 1 if `header` is set,
+/// else 0, u32 | offset u64 | end u64 | header 32 bytes (zeros if none) |
+/// 0 u32 | crc u32 over the cut's first 76 bytes.
+pub fn encode_meta_cut(floor_seq: u64, cut: Option<&CutIntent>) -> Vec<u8> {
+    let Some(cut) = cut else { return encode_meta(floor_seq).to_vec() };
+    let mut buf = encode_header32(&META_MAGIC, CUT_LEN as u32, floor_seq).to_vec();
+    let mut c = [0u8; CUT_LEN];
+    c[0..8].copy_from_slice(&cut.seq.to_le_bytes());
+    c[8..16].copy_from_slice(&cut.segment.first_seq.to_le_bytes());
+    c[16..20].copy_from_slice(&cut.segment.salt.to_le_bytes());
+    c[20..24].copy_from_slice(&(cut.header.is_some() as u32).to_le_bytes());
+    c[24..32].copy_from_slice(&cut.offset.to_le_bytes());
+    c[32..40].copy_from_slice(&cut.end.to_le_bytes());
+    if let Some(header) = &cut.header {
+        c[40..72].copy_from_slice(header);
     }
-    decode_header32(&META_MAGIC, buf).map(|(_, floor)| floor)
+    let crc = crc32fast::hash(&c[..76]);
+    c[76..80].copy_from_slice(&crc.to_le_bytes());
+    buf.extend_from_slice(&c);
+    buf
+}
+
+/// The floor and the cut (if one is being made) of a metadata file.
+pub fn decode_meta_cut(buf: &[u8]) -> Result<(u64, Option<CutIntent>), &'static str> {
+    if buf.len() != META_LEN && buf.len() != META_CUT_LEN {
+        return Err("metadata file is neither 32 nor 112 bytes long");
+    }
+    let (follows, floor) = decode_header32(&META_MAGIC, buf)?;
+    match (follows as usize, buf.len()) {
+        (0, META_LEN) => return Ok((floor, None)),
+        (CUT_LEN, META_CUT_LEN) => {}
+        _ => return Err("metadata file length does not match its header"),
+    }
+    let c = &buf[META_LEN..];
+    if crc32fast::hash(&c[..76]) != u32_at(c, 76) {
+        return Err("checksum mismatch in the cut it records");
+    }
+    let header = match u32_at(c, 20) {
+        0 => None,
+        1 => {
+            let mut h = [0u8; FRAME_HEADER_LEN];
+            h.copy_from_slice(&c[40..72]);
+            Some(h)
+        }
+        _ => return Err("bad flag in the cut it records"),
+    };
+    let cut = CutIntent {
+        seq: u64_at(c, 0),
+        segment: SegmentHeader { first_seq: u64_at(c, 8), salt: u32_at(c, 16) },
+        offset: u64_at(c, 24),
+        end: u64_at(c, 32),
+        header,
+    };
+    let frame_end = cut.offset.checked_add(FRAME_HEADER_LEN as u64);
+    if cut.offset < SEGMENT_HEADER_LEN as u64 || frame_end.is_none() || cut.end < cut.offset {
+        return Err("the cut it records lies outside its segment");
+    }
+    Ok((floor, Some(cut)))
+}
+
+/// The header of a frame holding only the first entries of another: what
+/// a cut inside a batch writes over that frame's header.
+pub fn shortened_frame_header(
+    old: &FrameHeader,
+    payload: &[u8],
+    count: u32,
+    salt: u32,
+) -> Option<([u8; FRAME_HEADER_LEN], u64)> {
+    let mut at = 0usize;
+    for _ in 0..count {
+        at = next_entry(payload, at)?.1;
+    }
+    let mut header = [0u8; FRAME_HEADER_LEN];
+    let crc = crc32fast::hash(&payload[..at]);
+    seal_header(&mut header, crc, count, at as u32, old.first_seq, old.synced_end, salt);
+    Some((header, at as u64))
 }
 
 /// What the LOCK file holds after a clean close (40 bytes): magic

@@ -7,6 +7,7 @@
 
 mod active;
 mod commit;
+mod cut;
 mod error;
 pub mod format;
 pub mod inspect;

@@ -63,6 +63,8 @@ pub(crate) struct Inner {
     /// lock; read without it by iterators, which check every record against
     /// it so that none is returned after a truncate removed it.
     pub floor: AtomicU64,
+    /// The cuts of the newest records made through this handle.
+    pub cuts: crate::cut::Cuts,
 }
 
 /// Where the log stands. Guarded by `Inner::state`.
@@ -75,6 +77,11 @@ pub(crate) struct State {
     pub next_seq: u64,
     /// Records written since the last sync (WAL_SYNC_EVERY).
     pub unsynced: u64,
+    /// The newest checkpoint record appended through this handle (0: none).
+    pub newest_checkpoint: u64,
+    /// Records up to here were in the log when it was opened (and are not
+    /// known to hold no checkpoint); a cut below lowers it.
+    pub recovered_upto: u64,
 }
 
 impl State {
@@ -280,6 +287,9 @@ impl Wal {
                 return Err(e);
             }
             st.next_seq += count;
+            if entries.len() == 1 && entries[0].op == OP_CHECKPOINT {
+                st.newest_checkpoint = first;
+            }
             let sync_due = match self.inner.opts.sync_mode {
                 SyncMode::Always => true,
                 SyncMode::None => false,

@@ -4,7 +4,7 @@
 //! truncation is durable in O(1) whatever the size of the log.
 
 use crate::error::{Error, Result};
-use crate::format::{self, META_LEN};
+use crate::format::{self, CutIntent, META_CUT_LEN};
 use crate::io::{read_full_at, Fs, OpenMode};
 use crate::segment::sync_dir;
 use std::io::ErrorKind;
@@ -15,15 +15,21 @@ pub const META_TMP_FILE: &str = "wal.meta.tmp";
 
 /// The floor recorded in `dir`, 0 when there is no metadata file yet.
 pub fn read_floor(fs: &dyn Fs, dir: &Path) -> Result<u64> {
+    read_meta(fs, dir).map(|(floor, _)| floor)
+}
+
+/// The floor, and the cut of the newest records being made (recorded by
+/// `wal_truncate_after` before it changes a segment), if any.
+pub fn read_meta(fs: &dyn Fs, dir: &Path) -> Result<(u64, Option<CutIntent>)> {
     let path = dir.join(META_FILE);
     let file = match fs.open(&path, OpenMode::READ) {
         Ok(file) => file,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(0),
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok((0, None)),
         Err(e) => return Err(Error::io("open", &path, e)),
     };
-    let mut bytes = [0u8; META_LEN + 1];
+    let mut bytes = [0u8; META_CUT_LEN + 1];
     let n = read_full_at(&*file, &mut bytes, 0).map_err(|e| Error::io("read", &path, e))?;
-    format::decode_meta(&bytes[..n]).map_err(|why| match format::meta_version(&bytes[..n]) {
+    format::decode_meta_cut(&bytes[..n]).map_err(|why| match format::meta_version(&bytes[..n]) {
         Some(version) if version != format::FORMAT_VERSION => {
             Error::corrupt(&path, crate::segment::format_version_message(version))
         }
@@ -33,9 +39,14 @@ pub fn read_floor(fs: &dyn Fs, dir: &Path) -> Result<u64> {
 
 /// Durably records `floor` as the new truncation floor.
 pub fn write_floor(fs: &dyn Fs, dir: &Path, floor: u64) -> Result<()> {
+    write_meta(fs, dir, floor, None)
+}
+
+/// Durably replaces the metadata file: the floor, and a cut being made.
+pub fn write_meta(fs: &dyn Fs, dir: &Path, floor: u64, cut: Option<&CutIntent>) -> Result<()> {
     let tmp = dir.join(META_TMP_FILE);
     let file = fs.open(&tmp, OpenMode::CREATE_TRUNCATE).map_err(|e| Error::io("create", &tmp, e))?;
-    file.write_all_at(&format::encode_meta(floor), 0).map_err(|e| Error::io("write", &tmp, e))?;
+    file.write_all_at(&format::encode_meta_cut(floor, cut), 0).map_err(|e| Error::io("write", &tmp, e))?;
     file.sync_all().map_err(|e| Error::io("fsync", &tmp, e))?;
     drop(file);
     let path = dir.join(META_FILE);

@@ -31,6 +31,16 @@ impl Wal {
             true => None,
             false => Some(lock_dir(&*fs, &dir)?),
         };
+        // A cut of the newest records that its writer did not live to
+        // finish: a writable open finishes it, a read-only one reads the log
+        // as the cut leaves it.
+        let mut fs = fs;
+        if let (floor, Some(intent)) = crate::meta::read_meta(&*fs, &dir)? {
+            match opts.read_only {
+                true => fs = Arc::new(crate::cut::CutView::new(fs, &dir, intent)),
+                false => crate::cut::finish(&*fs, &dir, floor, &intent)?,
+            }
+        }
         let lock_file = read_clean_mark(&*fs, &dir)?;
         let mark = lock_file.as_ref().and_then(|l| l.mark);
         let mut recovered = recovery::recover(&*fs, &dir, &opts, mark)?;
@@ -60,7 +70,14 @@ impl Wal {
             _ => None,
         };
         let last_seq = recovered.last_seq;
-        let state = State { segments: recovered.segments, active, next_seq: last_seq + 1, unsynced: 0 };
+        let state = State {
+            segments: recovered.segments,
+            active,
+            next_seq: last_seq + 1,
+            unsynced: 0,
+            newest_checkpoint: 0,
+            recovered_upto: last_seq,
+        };
         Ok(Wal {
             inner: Arc::new(Inner {
                 fs,
@@ -77,6 +94,7 @@ impl Wal {
                 waiters: Default::default(),
                 clean_mark: Mutex::new(live_mark),
                 floor: AtomicU64::new(recovered.floor),
+                cuts: Default::default(),
             }),
             closed: false,
         })
