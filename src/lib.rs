@@ -17,6 +17,7 @@ mod meta;
 mod open;
 mod options;
 mod reader;
+mod recycle;
 mod recovery;
 pub mod segment;
 mod wait;

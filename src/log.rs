@@ -366,10 +366,20 @@ impl Wal {
         // older one would call it foreign.
         self.inner.retire_clean_mark(|_| true)?;
         let opts = &self.inner.opts;
-        let prealloc = opts.preallocate.then_some(opts.segment_size.min(PREALLOC_STEP));
-        let created = segment::create_segment(&*self.inner.fs, &self.inner.dir, first_seq, prealloc)?;
+        let (fs, dir) = (&*self.inner.fs, &self.inner.dir);
+        let recycled = match opts.preallocate {
+            true => crate::recycle::reuse(fs, dir, first_seq, opts.segment_size)?,
+            false => None,
+        };
+        let created = match recycled {
+            Some(created) => created,
+            None => {
+                let prealloc = opts.preallocate.then_some(opts.segment_size.min(PREALLOC_STEP));
+                segment::create_segment(fs, dir, first_seq, prealloc)?
+            }
+        };
         let info = created.info;
-        // create_segment made the header durable.
+        // Both made the header durable.
         let space = space(opts, &*created.file, &info.path)?;
         let ids = (first_seq, info.id, created.salt);
         let header_end = SEGMENT_HEADER_LEN as u64;
@@ -421,11 +431,15 @@ impl Wal {
             doomed
         };
         inner.retire_clean_mark(|m| doomed.iter().any(|s| s.first_seq == m.segment.first_seq))?;
+        // Recycled or deleted, with no directory fsync: the floor is
+        // durable, and a segment a crash brings back lies below it.
+        let (fs, dir) = (&*inner.fs, &inner.dir);
+        let mut spares = match inner.opts.preallocate {
+            true => crate::recycle::list_spares(fs, dir)?.len(),
+            false => crate::recycle::MAX_SPARES,
+        };
         for seg in &doomed {
-            inner.fs.remove_file(&seg.path).map_err(|e| Error::io("remove segment", &seg.path, e))?;
-        }
-        if !doomed.is_empty() {
-            segment::sync_dir(&*inner.fs, &inner.dir)?;
+            crate::recycle::retire(fs, dir, seg, &mut spares)?;
         }
         Ok(())
     }

@@ -58,6 +58,12 @@ impl Wal {
                 live_mark = None;
             }
             recovery::apply(&*fs, &dir, &mut recovered)?;
+            // Truncates rewrite wal.meta in place: it is made once, here
+            // (and replaces one written before it had slots).
+            if !crate::meta::is_slotted(&*fs, &dir)? {
+                crate::meta::create(&*fs, &dir, recovered.floor, None)?;
+            }
+            crate::recycle::trim(&*fs, &dir)?;
             // A segment or wal.meta that a writer created or renamed but did
             // not live to fsync the directory for must not vanish in a power
             // loss after records were appended to it.
