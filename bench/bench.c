@@ -737,6 +737,13 @@ static const char *fmt(double v, char *buf) {
     return buf;
 }
 
+/* A count: no decimals below 10k. */
+static const char *fmt_count(double v, char *buf) {
+    if (isnan(v) || v >= 1e4) return fmt(v, buf);
+    snprintf(buf, 32, "%.0f", v);
+    return buf;
+}
+
 static const char *ratio_txt(double r, char *buf) {
     if (isnan(r) || isinf(r)) return "-";
     snprintf(buf, 32, "%.2fx", r);
@@ -787,6 +794,10 @@ static void print_latency(FILE *f) {
         const char *row, *label;
     } runs[] = {{"W1", "W1, 1 thread"}, {"W3", "W3, 8 threads"}, {"rotation", rot}, {"rotation/boundary", boundary}};
     const char *engines[] = {libwal_engine.name, okaywal, floor_prewritten_engine.name};
+    if (!n_latencies) {
+        fprintf(f, "Latency: not measured (W1, W3 and the rotations did not run)\n");
+        return;
+    }
     fprintf(f, "Latency of one durable append (put call to return), microseconds, every append of every run:\n\n"
                "| run | engine | appends | p50 | p99 | p99.9 | max |\n|---|---|---|---|---|---|---|\n");
     for (size_t r = 0; r < sizeof runs / sizeof runs[0]; r++)
@@ -814,6 +825,12 @@ static void print_groups(FILE *f) {
         fprintf(f, "not measured: wal_stats missing (this build's include/wal.h has no wal_stats)\n");
         return;
     }
+    int any = 0;
+    for (int t = 0; t < 5; t++) any |= find_series(sweep_rows[t], libwal_engine.name) != NULL;
+    if (!any) {
+        fprintf(f, "not measured (W1, W3 and the sweep did not run)\n");
+        return;
+    }
     fprintf(f, "| threads | libwal rec/s | records per fdatasync | largest group | fdatasync p50 / p99 / max us "
                "| okaywal rec/s |\n|---|---|---|---|---|---|\n");
     for (int t = 0; t < 5; t++) {
@@ -823,7 +840,7 @@ static void print_groups(FILE *f) {
         char a[32], b[32], c[32], d[32], e[32], g[32], h[32];
         fprintf(f, "| %d | %s | %s | %s | %s / %s / %s | %s |\n", sweep_threads[t], fmt(lw, a),
                 fmt(median_of(str("%s/per-sync", row), libwal_engine.name), b),
-                fmt(median_of(str("%s/group-max", row), libwal_engine.name), c),
+                fmt_count(median_of(str("%s/group-max", row), libwal_engine.name), c),
                 fmt(median_of(str("%s/sync-p50", row), libwal_engine.name), d),
                 fmt(median_of(str("%s/sync-p99", row), libwal_engine.name), e),
                 fmt(median_of(str("%s/sync-max", row), libwal_engine.name), g),
@@ -835,6 +852,10 @@ static void print_seek(FILE *f) {
     static const struct {
         const char *row, *label;
     } logs[] = {{"seek", "1M records of 100 B, %g MiB segments"}, {"seek-large", "the %.3g GiB log, %g MiB segments"}};
+    if (!find_series("seek-start", libwal_engine.name) && !find_series("seek-large-start", libwal_engine.name)) {
+        fprintf(f, "Seek: not measured (the seek and large groups did not run)\n");
+        return;
+    }
     fprintf(f, "Seek: `wal_iter_open` + the first `wal_iter_next`, microseconds, median (min-max) of %d fresh "
                "handles per run (page cache warm), and again on the same handle:\n\n"
                "| log | segment | its records | at its start | at its end | end / start | again: start, end |\n"
