@@ -31,14 +31,12 @@ static void *lw_open_segmented(const char *dir, int threads, uint64_t segment_by
     return open_with(dir, 1, segment_bytes);
 }
 
-#if defined(HAVE_WAL_STATS)
 static int lw_group_stats(void *h, group_stats_t *out) {
     wal_stats_t st;
     if (wal_stats(h, &st) != WAL_OK) die_wal("wal_stats");
     *out = (group_stats_t){st.records_appended, st.syncs, st.group_max, st.sync_us_p50, st.sync_us_p99, st.sync_us_max};
     return 0;
 }
-#endif
 
 static void lw_put(void *h, int tid, const rec_t *recs, size_t n) {
     (void)tid;
@@ -87,7 +85,5 @@ const engine_t libwal_engine = {
     .truncate_half = lw_truncate_half,
     .close = lw_close,
     .open_segmented = lw_open_segmented,
-#if defined(HAVE_WAL_STATS)
     .group_stats = lw_group_stats,
-#endif
 };

@@ -43,9 +43,6 @@ BENCH_MISSING := $(filter-out $(BENCH_FOUND),$(BENCH_PEERS))
 BENCH_SRCS    := bench/bench.c bench/libwal.c bench/floors.c $(addprefix bench/,$(addsuffix .c,$(BENCH_FOUND)))
 BENCH_DEFS    := $(foreach p,$(BENCH_FOUND),-DHAVE_$(shell echo $(p) | tr a-z A-Z))
 BENCH_LIBS    := $(foreach p,$(BENCH_FOUND),$(bench_lib_$(p)))
-# wal_stats (contract 0.2) gives W3's records per fdatasync; a core
-# without it yet builds the bench without them ("not measured").
-BENCH_DEFS    += $(if $(shell grep -s -l -w wal_stats include/wal.h),-DHAVE_WAL_STATS)
 ifeq ($(BENCH_OKAYWAL),1)
 BENCH_FOUND   += okaywal
 BENCH_SRCS    += bench/okaywal.c
@@ -58,10 +55,10 @@ endif
 
 .PHONY: bench bench-run bench-docs bench-fs bench-smoke bench-peers-changed bench-okaywal-cargo
 
-# Relink when the set of peers found (or wal_stats) changes.
+# Relink when the set of peers found changes.
 $(BUILD)/bench-peers: bench-peers-changed
 	@mkdir -p $(BUILD)
-	@echo '$(BENCH_FOUND) $(BENCH_DEFS)' | cmp -s - $@ || echo '$(BENCH_FOUND) $(BENCH_DEFS)' > $@
+	@echo '$(BENCH_FOUND)' | cmp -s - $@ || echo '$(BENCH_FOUND)' > $@
 
 # cargo runs every time and decides what is stale; a fresh build leaves the
 # .so untouched, so the bench is not relinked.
@@ -118,9 +115,8 @@ bench-fs: lib $(BUILD)/bench
 # so that its W7 has whole segments to drop (okaywal.c then checks what a
 # reopen finds).
 BENCH_SMOKE_GOALS := 16
-BENCH_HAVE_STATS  := $(filter -DHAVE_WAL_STATS,$(BENCH_DEFS))
 # Goals a smoke run may leave unmeasured: those of a peer not built in.
-BENCH_SMOKE_UNMEASURED_OK := is not built in$(if $(BENCH_HAVE_STATS),,|wal_stats missing)
+BENCH_SMOKE_UNMEASURED_OK := is not built in
 bench-smoke: lib $(BUILD)/bench
 	@$(foreach p,$(BENCH_MISSING),$(CHECK_SKIP) bench-smoke:$(p) "$(bench_pkg_$(p))" "apt-get install $(bench_pkg_$(p))";)
 	BENCH_DIR=$(BUILD)/bench-smoke-data BENCH_OUT=$(BUILD)/bench-smoke BENCH_RUNS=2 BENCH_SECONDS=0.02 \
@@ -139,7 +135,7 @@ bench-smoke: lib $(BUILD)/bench
 	  [ "$$goals" -eq $(BENCH_SMOKE_GOALS) ] || fail "$$goals of $(BENCH_SMOKE_GOALS) goals printed"; \
 	  unmeasured=$$(grep -E '^\| .* \| not measured: ' $$md | grep -vcE '$(BENCH_SMOKE_UNMEASURED_OK)'); \
 	  [ "$$unmeasured" -eq 0 ] || fail "$$unmeasured goals not measured"; \
-	  $(if $(BENCH_HAVE_STATS),grep -qE '^\| 8 \| [0-9.]+[kM]? \| [0-9.]+ \| [0-9]+ \|' $$md || fail "no records per fdatasync for 8 threads";) \
+	  grep -qE '^\| 8 \| [0-9.]+[kM]? \| [0-9.]+ \| [0-9]+ \|' $$md || fail "no records per fdatasync for 8 threads"; \
 	  echo "bench-smoke: 17 rows measured, $(BENCH_SMOKE_GOALS) goals printed, latency tails, seeks and group commit measured"
 	@cp README.md $(BUILD)/bench-smoke-README.md && cp docs/bench.md $(BUILD)/bench-smoke-bench.md
 	@python3 bench/report.py --partial-ok --out $(BUILD)/bench-smoke-README.md $(BUILD)/bench-smoke.md \
