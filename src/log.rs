@@ -67,6 +67,9 @@ pub(crate) struct Inner {
     pub cuts: crate::cut::Cuts,
     /// Deletes freed segments beyond the spares, off the truncate's path.
     pub reaper: crate::recycle::Reaper,
+    /// Read-only: wal.meta as the open found it. Every change the writer
+    /// makes to it (a truncate, a cut) moves its generation.
+    pub meta_at_open: Option<format::Meta>,
     /// What the segment files' writes and syncs and the group commits count.
     pub stats: Arc<crate::stats::Counters>,
 }
@@ -440,10 +443,10 @@ impl Wal {
         // Recycled or deleted, with no directory fsync: the floor is
         // durable, and a segment a crash brings back lies below it.
         let (fs, dir) = (&inner.fs, &inner.dir);
-        let mut spares = match inner.opts.preallocate {
-            true => crate::recycle::list_spares(&**fs, dir)?.len(),
-            false => crate::recycle::MAX_SPARES,
-        };
+        if !inner.opts.preallocate {
+            return doomed.iter().try_for_each(|seg| crate::recycle::delete(&**fs, seg));
+        }
+        let mut spares = crate::recycle::list_spares(&**fs, dir)?.len();
         for seg in &doomed {
             crate::recycle::retire(fs, dir, seg, &mut spares, &inner.reaper)?;
         }

@@ -26,7 +26,12 @@ pub fn read_meta(fs: &dyn Fs, dir: &Path) -> Result<(u64, Option<CutIntent>)> {
     read(fs, dir).map(|m| m.map_or((0, None), |m| (m.floor, m.cut)))
 }
 
-/// The metadata file; None when there is none.
+/// The metadata file (its generation moves with every change); None when
+/// there is none.
+pub fn read_full(fs: &dyn Fs, dir: &Path) -> Result<Option<Meta>> {
+    read(fs, dir)
+}
+
 fn read(fs: &dyn Fs, dir: &Path) -> Result<Option<Meta>> {
     let path = dir.join(META_FILE);
     let file = match fs.open(&path, OpenMode::READ) {

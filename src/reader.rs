@@ -93,9 +93,24 @@ impl WalIter {
                 Ok(Some(found)) if self.cut_since(found.seq)? => continue,
                 Ok(None) if self.cut_since(self.next_wanted())? => continue,
                 Err(_) if self.cut_since(self.next_wanted())? => continue,
+                Err(e) if e.kind() == crate::error::ErrorKind::Corrupt && self.changed_by_its_writer() => {
+                    return Err(Error::range(format!(
+                        "the log's writer truncated or cut it since this read-only handle opened it, and the records \
+                         from seq {} on are no longer what the handle found: open it again ({e})",
+                        self.next_wanted()
+                    )));
+                }
                 other => return other,
             }
         }
+    }
+
+    /// Read-only: whether another handle changed wal.meta (a truncate, a
+    /// cut) since this one opened, so that a segment read now may not be
+    /// the one the open found. Only asked after an error.
+    fn changed_by_its_writer(&self) -> bool {
+        self.inner.opts.read_only
+            && crate::meta::read_full(&*self.inner.fs, &self.inner.dir).map_or(true, |now| now != self.inner.meta_at_open)
     }
 
     /// The seq of the next record this iterator would return.

@@ -343,8 +343,8 @@ fn the_worked_example_of_format_md_is_what_the_code_writes() {
 
     assert!(files["truncated/LOCK"].is_empty(), "no segment at close: no clean-close mark");
     let meta = &files["truncated/wal.meta"];
-    // Two slots, both holding floor 4: generations 4 (at 0) and 3 (at 512).
-    for (at, generation) in [(0, 4), (512, 3)] {
+    // Two slots, both holding floor 4: generations 6 (at 0) and 5 (at 512).
+    for (at, generation) in [(0, 6), (512, 5)] {
         let slot = &meta[at..at + 512];
         assert_eq!((&slot[0..8], u32_at(slot, 8), u32_at(slot, 12)), (&b"LIBWALMT"[..], 3, 0));
         assert_eq!((u64_at(slot, 16), u64_at(slot, 24)), (4, generation));
