@@ -8,6 +8,7 @@
 mod active;
 mod commit;
 mod error;
+mod index;
 pub mod format;
 pub mod inspect;
 pub mod io;

@@ -7,7 +7,7 @@
 //! seq, so damage or a missing segment is an error, never a skipped record.
 
 use crate::error::{Error, Result};
-use crate::format;
+use crate::format::{self, SEGMENT_HEADER_LEN};
 use crate::io::OpenMode;
 use crate::log::Inner;
 use crate::segment::{Frame, SegmentInfo, SegmentReader, Step, Stop};
@@ -46,6 +46,9 @@ pub struct WalIter {
     /// The seq the next frame must carry.
     expected: u64,
     reader: Option<SegmentReader>,
+    /// The reader was moved by the seek index and has not read a frame
+    /// since: a stop there means the index was wrong, not damage.
+    seeked: bool,
     cursor: Option<Cursor>,
     /// An error is final: the iterator returns it from then on.
     failed: Option<Error>,
@@ -53,7 +56,7 @@ pub struct WalIter {
 
 impl WalIter {
     pub(crate) fn new(inner: Arc<Inner>, skip_upto: u64) -> WalIter {
-        WalIter { inner, skip_upto, expected: 0, reader: None, cursor: None, failed: None }
+        WalIter { inner, skip_upto, expected: 0, reader: None, seeked: false, cursor: None, failed: None }
     }
 
     /// The next record, None at the end of the log (as far as it is
@@ -100,7 +103,9 @@ impl WalIter {
             }
             let Some(reader) = self.reader.as_mut() else { return Ok(None) };
             match reader.next(self.expected)? {
+                Step::Stop(_) if std::mem::take(&mut self.seeked) => self.index_missed(),
                 Step::Frame(frame) => {
+                    self.seeked = false;
                     self.expected = frame.header.last_seq() + 1;
                     if frame.header.last_seq() > self.skip_upto {
                         self.cursor = Some(Cursor { frame, index: 0, at: 0 });
@@ -140,8 +145,10 @@ impl WalIter {
         Some(found)
     }
 
-    /// Opens the segment holding the first wanted record; false when there
-    /// is nothing to read yet.
+    /// Opens the segment holding the first wanted record, at the frame the
+    /// seek index says is at or before that record's (binary searches of
+    /// the segments, then of the segment's index); false when there is
+    /// nothing to read yet.
     fn start(&mut self) -> Result<bool> {
         let (segment, limit) = {
             let st = self.inner.state();
@@ -157,7 +164,26 @@ impl WalIter {
             (segment, limit)
         };
         self.open_reader(&segment, limit)?;
+        let Some(reader) = self.reader.as_mut() else { return Ok(false) };
+        let from = segment.index.lookup(reader.salt(), self.skip_upto + 1, reader.limit());
+        if from != segment.index.start() {
+            reader.seek(from.offset);
+            self.expected = from.seq;
+            self.seeked = true;
+        }
         Ok(true)
+    }
+
+    /// The frame the seek index pointed at did not check out (a stale or
+    /// wrong entry: the writer's frames are always there): forget the
+    /// index and read the segment from its start, as without one. Damage
+    /// at that frame is then met, and reported, in order.
+    fn index_missed(&mut self) {
+        if let Some(reader) = self.reader.as_mut() {
+            reader.info().index.reset();
+            reader.seek(SEGMENT_HEADER_LEN as u64);
+            self.expected = reader.first_seq();
+        }
     }
 
     /// Reading the current segment stopped: more data may have been
