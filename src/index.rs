@@ -97,7 +97,8 @@ struct Entries {
 impl std::fmt::Debug for SegmentIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let st = self.lock();
-        write!(f, "SegmentIndex({} entries, walked {:?}, written from {:?})", st.entries.len(), st.walked, st.written_from)
+        let n = st.entries.len();
+        write!(f, "SegmentIndex({n} entries, walked {:?}, written from {:?})", st.walked, st.written_from)
     }
 }
 
@@ -168,7 +169,7 @@ impl SegmentIndex {
         if st.written_from.is_none() {
             st.written_from = Some(at);
         }
-        st.entries.push(at);
+        push(&mut st.entries, at);
         self.writer_due.store(offset + SPACING, Ordering::Relaxed);
     }
 
@@ -262,8 +263,9 @@ impl SegmentIndex {
                 // is; the walk stops there (both are the same chain).
                 let until = st.written_from.map_or(u64::MAX, |w| w.offset);
                 let at = st.entries.partition_point(|e| e.offset < from.offset);
-                let take: Vec<Pos> = found.iter().copied().filter(|e| e.offset < until && e.offset >= from.offset).collect();
-                st.entries.splice(at..at, take);
+                let take = found.iter().copied().filter(|e| e.offset < until && e.offset >= from.offset);
+                let tail = st.entries.split_off(at);
+                take.chain(tail).for_each(|e| push(&mut st.entries, e));
                 st.walked = match st.written_from {
                     Some(w) if to.offset >= w.offset => w,
                     _ => to,
@@ -272,6 +274,15 @@ impl SegmentIndex {
         }
         self.frontier(salt)
     }
+}
+
+/// Appends, growing the Vec by a quarter when full (not doubling): an
+/// index holds at most a quarter more than its entries.
+fn push(entries: &mut Vec<Pos>, at: Pos) {
+    if entries.len() == entries.capacity() {
+        entries.reserve_exact(entries.len() / 4 + 16);
+    }
+    entries.push(at);
 }
 
 impl Entries {

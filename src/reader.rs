@@ -102,16 +102,13 @@ impl WalIter {
                 return Ok(None);
             }
             let Some(reader) = self.reader.as_mut() else { return Ok(None) };
-            match reader.next(self.expected)? {
+            // Frames before the first wanted record are passed on their
+            // headers; the one holding it is read and checked whole.
+            match reader.next_from(&mut self.expected, self.skip_upto + 1)? {
                 Step::Stop(_) if std::mem::take(&mut self.seeked) => self.index_missed(),
                 Step::Frame(frame) => {
                     self.seeked = false;
-                    self.expected = frame.header.last_seq() + 1;
-                    if frame.header.last_seq() > self.skip_upto {
-                        self.cursor = Some(Cursor { frame, index: 0, at: 0 });
-                    } else {
-                        reader.recycle(frame.payload);
-                    }
+                    self.cursor = Some(Cursor { frame, index: 0, at: 0 });
                 }
                 Step::Stop(stop) => {
                     if !self.after_stop(stop)? {

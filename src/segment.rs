@@ -373,13 +373,25 @@ impl SegmentReader {
     /// (sync marks before it are skipped); otherwise where and why reading
     /// stops (the reader stays there).
     pub fn next(&mut self, expected_seq: u64) -> Result<Step> {
+        self.next_from(&mut { expected_seq }, 0)
+    }
+
+    /// Like `next`, for a reader that wants the records from `wanted` on:
+    /// frames whose records are all below it are checked as `skip` checks
+    /// them, without copying their payload. `expected` follows the frames.
+    pub fn next_from(&mut self, expected: &mut u64, wanted: u64) -> Result<Step> {
         loop {
-            let header = match self.next_header(expected_seq)? {
+            let header = match self.next_header(*expected)? {
                 Ok(header) => header,
                 Err(stop) => return Ok(Step::Stop(self.stopped(stop))),
             };
-            if header.is_sync_mark() {
+            if header.is_sync_mark() || header.last_seq() < wanted {
+                if !header.is_sync_mark() && self.checked_payload(self.pos, &header, false)?.is_none() {
+                    let stop = Stop { offset: self.pos, reason: "payload checksum mismatch" };
+                    return Ok(Step::Stop(self.stopped(stop)));
+                }
                 self.advance(&header);
+                *expected = header.next_seq();
                 continue;
             }
             let Some(payload) = self.checked_payload(self.pos, &header, true)? else {
@@ -387,6 +399,7 @@ impl SegmentReader {
             };
             let frame = Frame { header, payload, offset: self.pos };
             self.advance(&header);
+            *expected = header.next_seq();
             return Ok(Step::Frame(frame));
         }
     }

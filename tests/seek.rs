@@ -31,41 +31,39 @@ fn median(mut v: Vec<Duration>) -> Duration {
 fn seek_cost_in_a_full_segment() {
     let dir = TempDir::new("seekcost");
     let opts = Options { sync_mode: SyncMode::None, ..Options::default() };
-    let wal = Wal::open(dir.path(), opts.clone()).unwrap();
-    let v = vec![7u8; 100];
-    let mut i = 0u64;
-    while segments(dir.path()).len() < 2 || i % 4096 != 0 {
-        i += 1;
-        wal.append(1, &key(i), &v).unwrap();
-        if i % 4096 == 0 && segments(dir.path()).len() >= 2 {
-            break;
-        }
-    }
-    wal.sync().unwrap();
-    // The first segment is full and sealed: its last seq is the second's first - 1.
-    let second: u64 = segments(dir.path())[1].file_stem().unwrap().to_str().unwrap().parse().unwrap();
-    let last_in_first = second - 1;
+    let (wal, last_in_first) = full_segment(&dir, &opts);
     let rounds = 30;
-    for (label, w) in [("same handle", &wal)] {
-        let start = median((0..rounds).map(|_| open_and_first(w, 0)).collect());
-        let end = median((0..rounds).map(|_| open_and_first(w, last_in_first - 1)).collect());
-        println!(
-            "seek {label}: {last_in_first} records in the first segment; open+first at its start {:?}, at its end {:?}, ratio {:.2}",
-            start,
-            end,
-            end.as_secs_f64() / start.as_secs_f64()
-        );
-    }
+    report(&wal, "same handle", last_in_first, rounds);
     drop(wal);
     // After a reopen: the first seek into the sealed segment, then the next ones.
     let wal = Wal::open(dir.path(), opts).unwrap();
     let first_after_reopen = open_and_first(&wal, last_in_first - 1);
-    let start = median((0..rounds).map(|_| open_and_first(&wal, 0)).collect());
-    let end = median((0..rounds).map(|_| open_and_first(&wal, last_in_first - 1)).collect());
+    println!("seek after reopen: the first seek at the end of the sealed segment {first_after_reopen:?}");
+    report(&wal, "after reopen", last_in_first, rounds);
+}
+
+/// Prints open + first record at the start, at the end, and over 1000
+/// seqs spread over the segment (median and max), with the ratios.
+fn report(wal: &Wal, label: &str, last: u64, rounds: usize) {
+    let start = median((0..rounds).map(|_| open_and_first(wal, 0)).collect());
+    let end = median((0..rounds).map(|_| open_and_first(wal, last - 1)).collect());
+    let mut spread: Vec<Duration> = (0..1000u64).map(|k| open_and_first(wal, (k * 7919 + 13) % (last - 1))).collect();
+    spread.sort();
+    let (mid, p99, max) = (spread[500], spread[990], spread[999]);
+    let r = |d: Duration| d.as_secs_f64() / start.as_secs_f64();
     println!(
-        "seek after reopen: first seek at the end {first_after_reopen:?}; then start {start:?}, end {end:?}, ratio {:.2}",
-        end.as_secs_f64() / start.as_secs_f64()
+        "seek {label} ({last} records in the segment, values of {} bytes, load {}): start {start:?}, end {end:?} \
+         ({:.2}x), 1000 seqs: median {mid:?} ({:.2}x), p99 {p99:?} ({:.2}x), max {max:?}",
+        value_len(),
+        load(),
+        r(end),
+        r(mid),
+        r(p99)
     );
+}
+
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg").map(|l| l.split(' ').next().unwrap_or("?").to_string()).unwrap_or_default()
 }
 
 // One function per case, so that callgrind reports each one's cost.
@@ -94,12 +92,26 @@ fn seek_end_reopened(wal: &Wal, after: u64) {
     std::hint::black_box(5); // keeps the five bodies distinct (no merging)
     open_and_first(wal, after);
 }
+#[inline(never)]
+fn seek_spread_1000(wal: &Wal, last: u64) {
+    std::hint::black_box(6);
+    // 1000 seqs spread over the segment, none a multiple of the others' stride.
+    for k in 0..1000u64 {
+        open_and_first(wal, (k * 7919 * last / 1000 / 7919 + k * 13) % (last - 1));
+    }
+}
 
-/// A full 64 MiB segment of 100-byte records, sealed, and a second one
+/// The value length of the records the cost tests write: SEEK_VALUE_LEN,
+/// 100 bytes unless set (0 gives the most frames per byte).
+fn value_len() -> usize {
+    std::env::var("SEEK_VALUE_LEN").ok().and_then(|v| v.parse().ok()).unwrap_or(100)
+}
+
+/// A full 64 MiB segment of records with `value_len()`-byte values, sealed, and a second one
 /// started; returns the log and the last seq of the first segment.
 fn full_segment(dir: &TempDir, opts: &Options) -> (Wal, u64) {
     let wal = Wal::open(dir.path(), opts.clone()).unwrap();
-    let v = vec![7u8; 100];
+    let v = vec![7u8; value_len()];
     let mut i = 0u64;
     loop {
         i += 1;
@@ -130,4 +142,5 @@ fn seek_instructions() {
     seek_end_reopened_first(&wal, last - 1);
     seek_start_reopened(&wal);
     seek_end_reopened(&wal, last - 1);
+    seek_spread_1000(&wal, last);
 }
