@@ -7,6 +7,7 @@
 
 mod active;
 mod commit;
+mod cut;
 mod error;
 mod index;
 pub mod format;
@@ -17,6 +18,7 @@ mod meta;
 mod open;
 mod options;
 mod reader;
+mod recycle;
 mod recovery;
 pub mod segment;
 mod wait;

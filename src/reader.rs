@@ -52,11 +52,14 @@ pub struct WalIter {
     cursor: Option<Cursor>,
     /// An error is final: the iterator returns it from then on.
     failed: Option<Error>,
+    /// The handle's cut epoch when this iterator last looked (see `cut_since`).
+    epoch: u64,
 }
 
 impl WalIter {
     pub(crate) fn new(inner: Arc<Inner>, skip_upto: u64) -> WalIter {
-        WalIter { inner, skip_upto, expected: 0, reader: None, seeked: false, cursor: None, failed: None }
+        let epoch = inner.cuts.epoch();
+        WalIter { inner, skip_upto, expected: 0, reader: None, seeked: false, cursor: None, failed: None, epoch }
     }
 
     /// The next record, None at the end of the log (as far as it is
@@ -89,6 +92,50 @@ impl WalIter {
 
     fn advance(&mut self) -> Result<Option<Found>> {
         loop {
+            match self.step() {
+                Ok(Some(found)) if self.cut_since(found.seq)? => continue,
+                Ok(None) if self.cut_since(self.next_wanted())? => continue,
+                Err(_) if self.cut_since(self.next_wanted())? => continue,
+                other => return other,
+            }
+        }
+    }
+
+    /// The seq of the next record this iterator would return.
+    fn next_wanted(&self) -> u64 {
+        match (&self.cursor, &self.reader) {
+            (Some(c), _) => c.frame.header.first_seq + c.index as u64,
+            (None, Some(_)) => self.expected.max(self.skip_upto + 1),
+            (None, None) => self.skip_upto + 1,
+        }
+    }
+
+    /// After reading: whether a cut (`truncate_after`) was made since this
+    /// iterator last looked, which may have changed what it read. If the
+    /// record it wants next, `next`, lies above what the cut kept, it is
+    /// gone (and a record appended later under its seq is another one):
+    /// `Range`. Otherwise it starts again from `next`, on the files as cut.
+    fn cut_since(&mut self, next: u64) -> Result<bool> {
+        let now = self.inner.cuts.epoch();
+        if now == self.epoch {
+            return Ok(false);
+        }
+        if let Some(kept) = self.inner.cuts.lowest_since(self.epoch).filter(|&kept| next > kept) {
+            return Err(Error::range(format!(
+                "record {next} was discarded by a cut after seq {kept} (truncate_after) while the iterator was open"
+            )));
+        }
+        self.epoch = now;
+        self.skip_upto = next - 1;
+        self.reader = None;
+        self.seeked = false;
+        self.cursor = None;
+        self.expected = 0;
+        Ok(true)
+    }
+
+    fn step(&mut self) -> Result<Option<Found>> {
+        loop {
             if let Some(found) = self.next_in_frame() {
                 if found.seq <= self.skip_upto {
                     continue;
@@ -102,8 +149,8 @@ impl WalIter {
                 return Ok(None);
             }
             let Some(reader) = self.reader.as_mut() else { return Ok(None) };
-            // Frames before the first wanted record are passed on their
-            // headers; the one holding it is read and checked whole.
+            // Frames before the first wanted record are checked without
+            // copying their payload; the one holding it is read whole.
             match reader.next_from(&mut self.expected, self.skip_upto + 1)? {
                 Step::Stop(_) if std::mem::take(&mut self.seeked) => self.index_missed(),
                 Step::Frame(frame) => {
@@ -174,10 +221,14 @@ impl WalIter {
     /// The frame the seek index pointed at did not check out (a stale or
     /// wrong entry: the writer's frames are always there): forget the
     /// index and read the segment from its start, as without one. Damage
-    /// at that frame is then met, and reported, in order.
+    /// at that frame is then met, and reported, in order. (A cut made
+    /// since the lookup explains it too; the iterator then starts again
+    /// from its next record anyway, see `cut_since`.)
     fn index_missed(&mut self) {
         if let Some(reader) = self.reader.as_mut() {
-            reader.info().index.reset();
+            if self.inner.cuts.epoch() == self.epoch {
+                reader.info().index.reset();
+            }
             reader.seek(SEGMENT_HEADER_LEN as u64);
             self.expected = reader.first_seq();
         }
