@@ -210,11 +210,13 @@ impl SegmentIndex {
         st.clear(self);
     }
 
+    #[cfg(test)]
     /// How often a seek by this index did not check out (tests).
     pub fn misses(&self) -> u64 {
         self.lock().misses
     }
 
+    #[cfg(test)]
     /// (entries, walked frontier, first written frame), for tests and
     /// memory figures.
     pub fn snapshot(&self) -> (Vec<Pos>, Pos, Option<Pos>) {
@@ -231,6 +233,7 @@ impl SegmentIndex {
         st.written_from = written_from;
     }
 
+    #[cfg(test)]
     /// Bytes of memory the entries take (their capacity).
     pub fn memory(&self) -> usize {
         self.lock().entries.capacity() * std::mem::size_of::<Pos>()
