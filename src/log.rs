@@ -346,13 +346,16 @@ impl Wal {
             active.flush()?;
         }
         let (synced_end, salt) = (active.stamp(), active.salt);
+        let (offset, id) = (active.append_end(), active.id);
         match big {
-            Some(frame) => active.write(frame.seal(first_seq, synced_end, salt)),
-            None => {
-                format::push_frame(&mut active.pending, entries, first_seq, synced_end, salt);
-                Ok(())
-            }
+            Some(frame) => active.write(frame.seal(first_seq, synced_end, salt))?,
+            None => format::push_frame(&mut active.pending, entries, first_seq, synced_end, salt),
         }
+        // The seek index learns where the frame is (src/index.rs).
+        if let Some(segment) = st.segments.last().filter(|s| s.id == id) {
+            segment.index.note_written(salt, offset, first_seq);
+        }
+        Ok(())
     }
 
     /// Writes the buffered frames to the file, so that readers see them.
