@@ -113,7 +113,9 @@ bench-fs: lib $(BUILD)/bench
 # and that bench/report.py can put them into copies of README.md and
 # docs/bench.md. Timings are not checked. okaywal gets 64 KiB bulk segments,
 # so that its W7 has whole segments to drop (okaywal.c then checks what a
-# reopen finds).
+# reopen finds). The rotation run's row of the appends at a segment
+# boundary ("...: the appends at a segment boundary") is not counted: a
+# 20 ms run may cross no boundary.
 BENCH_SMOKE_GOALS := 16
 # Goals a smoke run may leave unmeasured: those of a peer not built in.
 BENCH_SMOKE_UNMEASURED_OK := is not built in
@@ -127,8 +129,8 @@ bench-smoke: lib $(BUILD)/bench
 	  fail() { cat $$log; echo "bench-smoke: $$*"; exit 1; }; \
 	  rows=$$(grep -cE '^\| [^|]+ \| [a-zA-Z/]+ \| [0-9.]+[kM]? \(' $$md); \
 	  [ "$$rows" -eq 17 ] || fail "$$rows of 17 rows have a libwal figure"; \
-	  lat=$$(grep -cE '^\| (W1|W3|1 thread, [0-9.]+ KiB segments)[^|]* \| (libwal|okaywal) \| [0-9.]+[kM]? \| [0-9]' $$md); \
-	  [ "$$lat" -ge $(if $(filter okaywal,$(BENCH_FOUND)),6,3) ] && [ "$$lat" -le $(if $(filter okaywal,$(BENCH_FOUND)),7,4) ] || fail "$$lat latency rows of libwal and okaywal"; \
+	  lat=$$(grep -cE '^\| (W1|W3|1 thread, [0-9.]+ KiB segments)[^|:]* \| (libwal|okaywal) \| [0-9.]+[kM]? \| [0-9]' $$md); \
+	  [ "$$lat" -eq $(if $(filter okaywal,$(BENCH_FOUND)),6,3) ] || fail "$$lat latency rows of libwal and okaywal"; \
 	  seek=$$(grep -cE '^\| (1M records|the [0-9.]+ GiB log)[^|]* \| number [0-9]+ \| [0-9.]+[kM]? \| [^|]+ \| [0-9.]+[kM]? ' $$md); \
 	  [ "$$seek" -eq 4 ] || fail "$$seek of 4 seek rows"; \
 	  goals=$$(grep -cE '^\| .* \| (\*\*met\*\*|not met|not measured: .*) \|$$' $$md); \
