@@ -511,6 +511,42 @@ mod tests {
         }
     }
 
+    /// `cargo test --release --lib -- --ignored --nocapture index_memory`:
+    /// what the index of a full 64 MiB segment holds, for records of
+    /// several sizes, written by this handle and walked after a reopen.
+    #[test]
+    #[ignore]
+    fn index_memory_of_a_full_64_mib_segment() {
+        for value_len in [0usize, 100, 1000] {
+            let fs = SimFs::new();
+            fs.create_dir_all(Path::new("/log")).unwrap();
+            let opts = Options { sync_mode: SyncMode::None, ..Options::default() };
+            let wal = Wal::open_in(Arc::new(fs.clone()), "/log", opts.clone()).unwrap();
+            let value = vec![7u8; value_len];
+            let mut i = 0u64;
+            while wal.inner.state().segments.len() < 2 {
+                i += 1;
+                wal.append(1, format!("key-{i}").as_bytes(), &value).unwrap();
+            }
+            let (index, last) = first_segment(&wal);
+            let written = (index.snapshot().0.len(), index.memory());
+            drop(wal);
+            let wal = Wal::open_in(Arc::new(fs), "/log", opts).unwrap();
+            rows(&wal, last - 1, 1); // the first read walks the sealed segment
+            let (index, _) = first_segment(&wal);
+            let walked = (index.snapshot().0.len(), index.memory());
+            println!(
+                "index of a full 64 MiB segment, {last} records of {value_len}-byte values: written {} entries, \
+                 {} bytes; walked after a reopen {} entries, {} bytes ({:.2} MiB per GiB of log)",
+                written.0,
+                written.1,
+                walked.0,
+                walked.1,
+                written.1.max(walked.1) as f64 * 16.0 / (1 << 20) as f64
+            );
+        }
+    }
+
     #[test]
     fn the_index_holds_one_entry_per_spacing_of_segment() {
         let wal = log();

@@ -282,6 +282,12 @@ impl Fs for CountingFs {
     fn lock(&self, path: &Path) -> io::Result<Box<dyn std::any::Any + Send + Sync>> {
         self.inner.lock(path)
     }
+    fn deletes_in_background(&self) -> bool {
+        self.inner.deletes_in_background()
+    }
+    fn disk_usage(&self, path: &Path) -> io::Result<u64> {
+        self.inner.disk_usage(path)
+    }
 }
 
 /// Bytes read from the files by opening an iterator after `after` and
