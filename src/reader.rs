@@ -452,7 +452,8 @@ mod tests {
         check_seeks(&wal, &all, last, "the writer's index");
         assert_eq!(index.misses(), 0, "a right index never misses");
         let moved = |offset: u64, seq: i64| -> Vec<Pos> {
-            good.iter().map(|e| Pos { offset: e.offset + offset, seq: e.seq.saturating_add_signed(seq).max(1) }).collect()
+            let shift = |e: &Pos| Pos { offset: e.offset + offset, seq: e.seq.saturating_add_signed(seq).max(1) };
+            good.iter().map(shift).collect()
         };
         // (what, the entries, whether a seek by them misses)
         let wrongs = [
@@ -521,7 +522,7 @@ mod tests {
             let fs = SimFs::new();
             fs.create_dir_all(Path::new("/log")).unwrap();
             let opts = Options { sync_mode: SyncMode::None, ..Options::default() };
-            let wal = Wal::open_in(Arc::new(fs.clone()), "/log", opts.clone()).unwrap();
+            let wal = Wal::open_in(Arc::new(fs.clone()), "/log", opts).unwrap();
             let value = vec![7u8; value_len];
             let mut i = 0u64;
             while wal.inner.state().segments.len() < 2 {
