@@ -60,11 +60,12 @@ impl Wal {
             // segments below that floor would lose records if the disk's
             // older floor came back. Not before recovery: an open it
             // refuses changes no file.
-            // After a clean close (every fdatasync of the last writer
-            // succeeded) there is nothing to make durable.
-            if !recovered.report.clean_close {
-                crate::meta::rewrite(&*fs, &dir, recovered.floor)?;
-            }
+            // Even after a clean close: a clean-close mark can outlive a
+            // handle whose truncate failed its fdatasync (the mark stays
+            // while it is true of the segment it names, and a poisoned
+            // handle writes no new one), and the page cache may then show
+            // that truncate's floor.
+            crate::meta::rewrite(&*fs, &dir, recovered.floor)?;
             // Emptied, durably, before a repair changes the log, and when it
             // says nothing true: a damaged or stale mark, or an empty LOCK
             // whose emptying an earlier failed fsync may have left in the

@@ -276,6 +276,8 @@ static void test_truncate_after(const TempDir &tmp) {
     log.close(ec);
     log.truncate_after(1, ec);
     CHECK_EC(ec, WAL_E_INVALID);
+}
+
 // stats(ec): the counters, and WAL_E_INVALID once the Log is closed.
 static void test_stats(const TempDir &tmp) {
     std::error_code ec = stale();
