@@ -169,7 +169,11 @@ impl SegmentIndex {
         if st.written_from.is_none() {
             st.written_from = Some(at);
         }
-        push(&mut st.entries, at);
+        if offset > START {
+            // (The segment's start needs no entry: it is where a lookup
+            // that finds none starts.)
+            push(&mut st.entries, at);
+        }
         self.writer_due.store(offset + SPACING, Ordering::Relaxed);
     }
 
@@ -280,10 +284,11 @@ impl SegmentIndex {
 }
 
 /// Appends, growing the Vec by a quarter when full (not doubling): an
-/// index holds at most a quarter more than its entries.
+/// index holds at most a quarter more than its entries (and a segment
+/// smaller than SPACING, none).
 fn push(entries: &mut Vec<Pos>, at: Pos) {
     if entries.len() == entries.capacity() {
-        entries.reserve_exact(entries.len() / 4 + 16);
+        entries.reserve_exact(entries.len() / 4 + 4);
     }
     entries.push(at);
 }

@@ -452,7 +452,8 @@ mod tests {
         check_seeks(&wal, &all, last, "the writer's index");
         assert_eq!(index.misses(), 0, "a right index never misses");
         let moved = |offset: u64, seq: i64| -> Vec<Pos> {
-            good.iter().map(|e| Pos { offset: e.offset + offset, seq: e.seq.saturating_add_signed(seq).max(1) }).collect()
+            let shift = |e: &Pos| Pos { offset: e.offset + offset, seq: e.seq.saturating_add_signed(seq).max(1) };
+            good.iter().map(shift).collect()
         };
         // (what, the entries, whether a seek by them misses)
         let wrongs = [
@@ -508,6 +509,42 @@ mod tests {
         for after in (cut_seq - 50..wal.last_seq()).step_by(31) {
             let want: Vec<Row> = all.iter().filter(|r| r.0 > after).take(12).cloned().collect();
             assert!(rows(&wal, after, 12) == want, "iter({after}) after a cut the index was not told of");
+        }
+    }
+
+    /// `cargo test --release --lib -- --ignored --nocapture index_memory`:
+    /// what the index of a full 64 MiB segment holds, for records of
+    /// several sizes, written by this handle and walked after a reopen.
+    #[test]
+    #[ignore]
+    fn index_memory_of_a_full_64_mib_segment() {
+        for value_len in [0usize, 100, 1000] {
+            let fs = SimFs::new();
+            fs.create_dir_all(Path::new("/log")).unwrap();
+            let opts = Options { sync_mode: SyncMode::None, ..Options::default() };
+            let wal = Wal::open_in(Arc::new(fs.clone()), "/log", opts).unwrap();
+            let value = vec![7u8; value_len];
+            let mut i = 0u64;
+            while wal.inner.state().segments.len() < 2 {
+                i += 1;
+                wal.append(1, format!("key-{i}").as_bytes(), &value).unwrap();
+            }
+            let (index, last) = first_segment(&wal);
+            let written = (index.snapshot().0.len(), index.memory());
+            drop(wal);
+            let wal = Wal::open_in(Arc::new(fs), "/log", opts).unwrap();
+            rows(&wal, last - 1, 1); // the first read walks the sealed segment
+            let (index, _) = first_segment(&wal);
+            let walked = (index.snapshot().0.len(), index.memory());
+            println!(
+                "index of a full 64 MiB segment, {last} records of {value_len}-byte values: written {} entries, \
+                 {} bytes; walked after a reopen {} entries, {} bytes ({:.2} MiB per GiB of log)",
+                written.0,
+                written.1,
+                walked.0,
+                walked.1,
+                written.1.max(walked.1) as f64 * 16.0 / (1 << 20) as f64
+            );
         }
     }
 

@@ -34,7 +34,8 @@ fn check_every_seek(wal: &Wal, all: &[Row], every: usize, what: &str) {
             }
         }
         let want: Vec<Row> = want.into_iter().take(take).cloned().collect();
-        assert!(got == want, "{what}: iter({after}) returned seqs {:?}, a full scan {:?}", seqs_of(&got), seqs_of(&want));
+        let (got_seqs, want_seqs) = (seqs_of(&got), seqs_of(&want));
+        assert!(got == want, "{what}: iter({after}) returned seqs {got_seqs:?}, a full scan {want_seqs:?}");
     }
 }
 
@@ -282,6 +283,12 @@ impl Fs for CountingFs {
     fn lock(&self, path: &Path) -> io::Result<Box<dyn std::any::Any + Send + Sync>> {
         self.inner.lock(path)
     }
+    fn deletes_in_background(&self) -> bool {
+        self.inner.deletes_in_background()
+    }
+    fn disk_usage(&self, path: &Path) -> io::Result<u64> {
+        self.inner.disk_usage(path)
+    }
 }
 
 /// Bytes read from the files by opening an iterator after `after` and
@@ -302,7 +309,7 @@ fn a_seek_reads_a_buffer_not_the_segment() {
     let read = Arc::new(AtomicU64::new(0));
     let fs = || Arc::new(CountingFs { inner: RealFs, read: read.clone() });
     let opts = Options { segment_size: 16 << 20, sync_mode: SyncMode::None, ..Options::default() };
-    let wal = Wal::open_in(fs(), dir.path(), opts.clone()).unwrap();
+    let wal = Wal::open_in(fs(), dir.path(), opts).unwrap();
     let v = vec![3u8; 100];
     let mut n = 0;
     while segments(dir.path()).len() < 2 {
@@ -365,7 +372,7 @@ fn a_salvage_open_indexes_every_segment() {
     let read = Arc::new(AtomicU64::new(0));
     let fs = || Arc::new(CountingFs { inner: RealFs, read: read.clone() });
     let opts = Options { segment_size: 4 << 20, sync_mode: SyncMode::None, ..Options::default() };
-    let wal = Wal::open_in(fs(), dir.path(), opts.clone()).unwrap();
+    let wal = Wal::open_in(fs(), dir.path(), opts).unwrap();
     let v = vec![3u8; 100];
     let mut n = 0;
     while segments(dir.path()).len() < 3 {
@@ -482,7 +489,7 @@ fn value_len() -> usize {
 /// A full 64 MiB segment of records with `value_len()`-byte values, sealed, and a second one
 /// started; returns the log and the last seq of the first segment.
 fn full_segment(dir: &TempDir, opts: &Options) -> (Wal, u64) {
-    let wal = Wal::open(dir.path(), opts.clone()).unwrap();
+    let wal = Wal::open(dir.path(), *opts).unwrap();
     let v = vec![7u8; value_len()];
     let mut i = 0u64;
     loop {
@@ -515,4 +522,21 @@ fn seek_instructions() {
     seek_start_reopened(&wal);
     seek_end_reopened(&wal, last - 1);
     seek_spread_1000(&wal, last);
+}
+
+#[inline(never)]
+fn append_100k(wal: &Wal, v: &[u8]) {
+    for i in 0..100_000u64 {
+        wal.append(1, &key(i), v).unwrap();
+    }
+}
+
+/// For callgrind (`--toggle-collect='seek::append_100k'`): what 100,000
+/// appends of 100-byte records cost, the index's notes included.
+#[test]
+#[ignore]
+fn append_instructions() {
+    let dir = TempDir::new("appendinsn");
+    let wal = Wal::open(dir.path(), Options { sync_mode: SyncMode::None, ..Options::default() }).unwrap();
+    append_100k(&wal, &[7u8; 100]);
 }
