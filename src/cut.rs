@@ -261,8 +261,9 @@ pub(crate) fn finish(fs: &dyn Fs, dir: &Path, floor: u64, intent: &CutIntent) ->
     meta::write_meta(fs, dir, floor, None)
 }
 
-/// The segment the intent cuts and the newer ones it deletes.
-fn check(fs: &dyn Fs, dir: &Path, intent: &CutIntent) -> Result<(SegmentInfo, Vec<SegmentInfo>)> {
+/// The segment the intent cuts and the newer ones it deletes, once the
+/// intent is checked against the directory (a read-only open checks too).
+pub(crate) fn check(fs: &dyn Fs, dir: &Path, intent: &CutIntent) -> Result<(SegmentInfo, Vec<SegmentInfo>)> {
     let segments = segment::list_segments(fs, dir)?;
     let first_seq = intent.segment.first_seq;
     let meta_path = dir.join(meta::META_FILE);

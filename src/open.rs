@@ -37,7 +37,11 @@ impl Wal {
         let mut fs = fs;
         if let (floor, Some(intent)) = crate::meta::read_meta(&*fs, &dir)? {
             match opts.read_only {
-                true => fs = Arc::new(crate::cut::CutView::new(fs, &dir, intent)),
+                true => {
+                    // Refused as the writable open refuses it.
+                    crate::cut::check(&*fs, &dir, &intent)?;
+                    fs = Arc::new(crate::cut::CutView::new(fs, &dir, intent));
+                }
                 false => crate::cut::finish(&*fs, &dir, floor, &intent)?,
             }
         }
