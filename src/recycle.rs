@@ -67,6 +67,11 @@ pub fn reuse(fs: &dyn Fs, dir: &Path, first_seq: u64, segment_size: u64) -> Resu
         Ok(_) => return Err(Error::io("create segment", &target, std::io::Error::from_raw_os_error(libc::EEXIST))),
         Err(e) => return Err(Error::io("open", &target, e)),
     }
+    // The truncate renamed the segment to a spare without a directory
+    // fsync: made durable now, before its bytes change, so that a crash
+    // cannot bring back, under its segment name, a file holding a new
+    // header or half-zeroed frames.
+    segment::sync_dir(fs, dir)?;
     let file = fs.open(&spare, OpenMode::WRITE).map_err(|e| Error::io("open spare", &spare, e))?;
     let mut len = file.size().map_err(|e| Error::io("stat", &spare, e))?;
     if len > segment_size {
