@@ -257,6 +257,10 @@ fn apply(fs: &dyn Fs, dir: &Path, seg: &SegmentInfo, intent: &CutIntent, later: 
 /// intent.
 pub(crate) fn finish(fs: &dyn Fs, dir: &Path, floor: u64, intent: &CutIntent) -> Result<()> {
     let (seg, later) = check(fs, dir, intent)?;
+    // The intent may live in the page cache only (its fdatasync failed):
+    // durable before the files change, so that a crash leaves the old log
+    // or the cut one.
+    meta::make_durable(fs, dir)?;
     apply(fs, dir, &seg, intent, &later)?;
     meta::write_meta(fs, dir, floor, None)
 }

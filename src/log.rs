@@ -63,6 +63,10 @@ pub(crate) struct Inner {
     /// lock; read without it by iterators, which check every record against
     /// it so that none is returned after a truncate removed it.
     pub floor: AtomicU64,
+    /// wal.meta is known durable: this handle made it so, or wrote it. The
+    /// floor an open read may live in the page cache only (a truncate whose
+    /// fdatasync failed), and a truncate that finds nothing to do claims it.
+    pub floor_durable: AtomicBool,
     /// The cuts of the newest records made through this handle.
     pub cuts: crate::cut::Cuts,
 }
@@ -405,6 +409,11 @@ impl Wal {
             )));
         }
         if upto_seq < first {
+            // Nothing to remove, says the floor: durable before this returns.
+            if !inner.floor_durable.load(Ordering::SeqCst) {
+                meta::make_durable(&*inner.fs, &inner.dir).inspect_err(|_| inner.poison())?;
+                inner.floor_durable.store(true, Ordering::SeqCst);
+            }
             return Ok(());
         }
         if inner.opts.sync_mode != SyncMode::None {
@@ -419,6 +428,7 @@ impl Wal {
     fn cut_below(&self, upto_seq: u64) -> Result<()> {
         let inner = &self.inner;
         meta::write_floor(&*inner.fs, &inner.dir, upto_seq)?;
+        inner.floor_durable.store(true, Ordering::SeqCst);
         let doomed = {
             let mut st = inner.state();
             inner.floor.fetch_max(upto_seq, Ordering::SeqCst);

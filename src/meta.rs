@@ -93,6 +93,29 @@ pub fn create(fs: &dyn Fs, dir: &Path, floor: u64, cut: Option<&CutIntent>) -> R
     sync_dir(fs, dir)
 }
 
+/// Makes what wal.meta says durable, before a writable open acts on its
+/// floor or its cut: a truncate whose fdatasync of a slot failed may have
+/// left that slot in the page cache only, marked clean, so that no later
+/// fdatasync writes it, yet reads return it. Written again (the same
+/// bytes), it is dirty, and the fdatasync writes it. A crash during the
+/// write tears at most what was not durable anyway.
+pub fn make_durable(fs: &dyn Fs, dir: &Path) -> Result<()> {
+    let path = dir.join(META_FILE);
+    let file = match fs.open(&path, OpenMode::WRITE) {
+        Ok(file) => file,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io("open", &path, e)),
+    };
+    let mut bytes = [0u8; META_FILE_LEN + 1];
+    let n = read_full_at(&*file, &mut bytes, 0).map_err(|e| Error::io("read", &path, e))?;
+    if n != META_FILE_LEN {
+        // Not slotted: this open replaces it through a temp file.
+        return Ok(());
+    }
+    file.write_all_at(&bytes[..n], 0).map_err(|e| Error::io("write", &path, e))?;
+    file.sync_data().map_err(|e| Error::io("fdatasync", &path, e))
+}
+
 /// Whether `dir` has a metadata file that is rewritten in place (a log
 /// created before slots existed, or with no truncate yet, has not).
 pub fn is_slotted(fs: &dyn Fs, dir: &Path) -> Result<bool> {

@@ -51,8 +51,19 @@ impl Wal {
         // The clean-close mark stays as long as it is true: until this
         // handle changes what it describes (see `Inner::retire_clean_mark`).
         let mut live_mark = mark.filter(|_| recovered.report.clean_close && !opts.read_only);
+        let mut floor_durable = false;
         if !opts.read_only {
             recovery::prepare(&*fs, &mut recovered)?;
+            // Repairs go by the floor, which may live in the page cache
+            // only (a truncate whose fdatasync failed poisoned its handle
+            // before it removed a segment): made durable before they act
+            // on it (after `prepare`, so that a refused open changes
+            // nothing). Without repairs, a floor lost again would only
+            // bring back records no truncate removed.
+            if recovered.has_repairs() {
+                crate::meta::make_durable(&*fs, &dir)?;
+                floor_durable = true;
+            }
             // Emptied, durably, before a repair changes the log, and when it
             // says nothing true: a damaged or stale mark, or an empty LOCK
             // whose emptying an earlier failed fsync may have left in the
@@ -66,6 +77,7 @@ impl Wal {
             // (and replaces one written before it had slots).
             if !crate::meta::is_slotted(&*fs, &dir)? {
                 crate::meta::create(&*fs, &dir, recovered.floor, None)?;
+                floor_durable = true;
             }
             crate::recycle::trim(&*fs, &dir)?;
             // A segment or wal.meta that a writer created or renamed but did
@@ -104,6 +116,7 @@ impl Wal {
                 waiters: Default::default(),
                 clean_mark: Mutex::new(live_mark),
                 floor: AtomicU64::new(recovered.floor),
+                floor_durable: AtomicBool::new(floor_durable),
                 cuts: Default::default(),
             }),
             closed: false,
