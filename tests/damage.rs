@@ -782,7 +782,8 @@ fn expect_in_order(world: &World, disk: &Files) -> (Want, Want) {
             let from = dropped_seq(below);
             // Garbage where a trailing sync mark was: whether a record was
             // there cannot be told either.
-            let from = if nothing_there || from == 0 { vec![0, from.max(below)] } else { vec![from] };
+            // (From the floor on, behind a frame that starts below it.)
+            let from = if nothing_there || from == 0 { vec![0, from.max(below).max(floor + 1)] } else { vec![from] };
             let cut = if nothing_there { None } else { Some(Cut::At(f.off)) };
             let (whole, header, by_mark) = proof(world, disk, seg, f.off);
             let cut_tail = keep(floor, below, cut, Some(vec![0]));
