@@ -23,7 +23,7 @@ use crate::segment::{self, SegmentInfo};
 use std::any::Any;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// The file that holds the clean-close mark (the writer's lock is an flock
 /// on the directory).
@@ -47,7 +47,7 @@ pub(crate) struct Inner {
     pub lock: Mutex<Option<Box<dyn Any + Send + Sync>>>,
     pub state: Mutex<State>,
     pub sync: Mutex<SyncState>,
-    pub sync_done: Condvar,
+    pub sync_done: crate::commit::SyncDone,
     pub poisoned: AtomicBool,
     /// Held around each fdatasync of the active segment; see `sync_segment`.
     pub fsync: Mutex<()>,
@@ -63,12 +63,15 @@ pub(crate) struct Inner {
     /// lock; read without it by iterators, which check every record against
     /// it so that none is returned after a truncate removed it.
     pub floor: AtomicU64,
-    /// wal.meta is known durable: this handle made it so, or wrote it. The
-    /// floor an open read may live in the page cache only (a truncate whose
-    /// fdatasync failed), and a truncate that finds nothing to do claims it.
-    pub floor_durable: AtomicBool,
     /// The cuts of the newest records made through this handle.
     pub cuts: crate::cut::Cuts,
+    /// Deletes freed segments beyond the spares, off the truncate's path.
+    pub reaper: crate::recycle::Reaper,
+    /// Read-only: wal.meta as the open found it. Every change the writer
+    /// makes to it (a truncate, a cut) moves its generation.
+    pub meta_at_open: Option<format::Meta>,
+    /// What the segment files' writes and syncs and the group commits count.
+    pub stats: Arc<crate::stats::Counters>,
 }
 
 /// Where the log stands. Guarded by `Inner::state`.
@@ -86,6 +89,7 @@ pub(crate) struct State {
     /// Records up to here were in the log when it was opened (and are not
     /// known to hold no checkpoint); a cut below lowers it.
     pub recovered_upto: u64,
+    pub appended: crate::stats::Appended,
 }
 
 impl State {
@@ -294,6 +298,7 @@ impl Wal {
             if entries.len() == 1 && entries[0].op == OP_CHECKPOINT {
                 st.newest_checkpoint = first;
             }
+            st.appended.add(count, frame_len - FRAME_HEADER_LEN as u64);
             let sync_due = match self.inner.opts.sync_mode {
                 SyncMode::Always => true,
                 SyncMode::None => false,
@@ -341,13 +346,16 @@ impl Wal {
             active.flush()?;
         }
         let (synced_end, salt) = (active.stamp(), active.salt);
+        let (offset, id) = (active.append_end(), active.id);
         match big {
-            Some(frame) => active.write(frame.seal(first_seq, synced_end, salt)),
-            None => {
-                format::push_frame(&mut active.pending, entries, first_seq, synced_end, salt);
-                Ok(())
-            }
+            Some(frame) => active.write(frame.seal(first_seq, synced_end, salt))?,
+            None => format::push_frame(&mut active.pending, entries, first_seq, synced_end, salt),
         }
+        // The seek index learns where the frame is (src/index.rs).
+        if let Some(segment) = st.segments.last().filter(|s| s.id == id) {
+            segment.index.note_written(salt, offset, first_seq);
+        }
+        Ok(())
     }
 
     /// Writes the buffered frames to the file, so that readers see them.
@@ -409,11 +417,6 @@ impl Wal {
             )));
         }
         if upto_seq < first {
-            // Nothing to remove, says the floor: durable before this returns.
-            if !inner.floor_durable.load(Ordering::SeqCst) {
-                meta::make_durable(&*inner.fs, &inner.dir).inspect_err(|_| inner.poison())?;
-                inner.floor_durable.store(true, Ordering::SeqCst);
-            }
             return Ok(());
         }
         if inner.opts.sync_mode != SyncMode::None {
@@ -428,7 +431,6 @@ impl Wal {
     fn cut_below(&self, upto_seq: u64) -> Result<()> {
         let inner = &self.inner;
         meta::write_floor(&*inner.fs, &inner.dir, upto_seq)?;
-        inner.floor_durable.store(true, Ordering::SeqCst);
         let doomed = {
             let mut st = inner.state();
             inner.floor.fetch_max(upto_seq, Ordering::SeqCst);
@@ -443,13 +445,13 @@ impl Wal {
         inner.retire_clean_mark(|m| doomed.iter().any(|s| s.first_seq == m.segment.first_seq))?;
         // Recycled or deleted, with no directory fsync: the floor is
         // durable, and a segment a crash brings back lies below it.
-        let (fs, dir) = (&*inner.fs, &inner.dir);
-        let mut spares = match inner.opts.preallocate {
-            true => crate::recycle::list_spares(fs, dir)?.len(),
-            false => crate::recycle::MAX_SPARES,
-        };
+        let (fs, dir) = (&inner.fs, &inner.dir);
+        if !inner.opts.preallocate {
+            return doomed.iter().try_for_each(|seg| crate::recycle::delete(&**fs, seg));
+        }
+        let mut spares = crate::recycle::list_spares(&**fs, dir)?.len();
         for seg in &doomed {
-            crate::recycle::retire(fs, dir, seg, &mut spares)?;
+            crate::recycle::retire(fs, dir, seg, &mut spares, &inner.reaper)?;
         }
         Ok(())
     }
@@ -498,6 +500,7 @@ impl Wal {
             true => Ok(()),
             false => self.mark_clean(),
         });
+        self.inner.reaper.finish();
         self.inner.lock.lock().unwrap_or_else(|p| p.into_inner()).take();
         result
     }

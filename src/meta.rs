@@ -26,7 +26,12 @@ pub fn read_meta(fs: &dyn Fs, dir: &Path) -> Result<(u64, Option<CutIntent>)> {
     read(fs, dir).map(|m| m.map_or((0, None), |m| (m.floor, m.cut)))
 }
 
-/// The metadata file; None when there is none.
+/// The metadata file (its generation moves with every change); None when
+/// there is none.
+pub fn read_full(fs: &dyn Fs, dir: &Path) -> Result<Option<Meta>> {
+    read(fs, dir)
+}
+
 fn read(fs: &dyn Fs, dir: &Path) -> Result<Option<Meta>> {
     let path = dir.join(META_FILE);
     let file = match fs.open(&path, OpenMode::READ) {
@@ -93,33 +98,22 @@ pub fn create(fs: &dyn Fs, dir: &Path, floor: u64, cut: Option<&CutIntent>) -> R
     sync_dir(fs, dir)
 }
 
-/// Makes what wal.meta says durable, before a writable open acts on its
-/// floor or its cut: a truncate whose fdatasync of a slot failed may have
-/// left that slot in the page cache only, marked clean, so that no later
-/// fdatasync writes it, yet reads return it. Written again (the same
-/// bytes), it is dirty, and the fdatasync writes it. A crash during the
-/// write tears at most what was not durable anyway.
-pub fn make_durable(fs: &dyn Fs, dir: &Path) -> Result<()> {
-    let path = dir.join(META_FILE);
-    let file = match fs.open(&path, OpenMode::WRITE) {
-        Ok(file) => file,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(Error::io("open", &path, e)),
-    };
-    let mut bytes = [0u8; META_FILE_LEN + 1];
-    let n = read_full_at(&*file, &mut bytes, 0).map_err(|e| Error::io("read", &path, e))?;
-    if n != META_FILE_LEN {
-        // Not slotted: this open replaces it through a temp file.
-        return Ok(());
+/// At a writable open: writes the slots again as they are and syncs them,
+/// so that what the page cache shows (after a failed fdatasync it may
+/// hold a slot the disk does not) is what the disk holds before anything
+/// relies on it; the bytes do not change. A log without a slotted
+/// wal.meta (new, or written before slots existed) gets one, holding
+/// `floor`: truncates rewrite it in place.
+pub fn rewrite(fs: &dyn Fs, dir: &Path, floor: u64) -> Result<()> {
+    if read(fs, dir)?.is_none_or(|m| m.generation == 0) {
+        return create(fs, dir, floor, None);
     }
+    let path = dir.join(META_FILE);
+    let file = fs.open(&path, OpenMode::WRITE).map_err(|e| Error::io("open", &path, e))?;
+    let mut bytes = [0u8; META_FILE_LEN];
+    let n = read_full_at(&*file, &mut bytes, 0).map_err(|e| Error::io("read", &path, e))?;
     file.write_all_at(&bytes[..n], 0).map_err(|e| Error::io("write", &path, e))?;
     file.sync_data().map_err(|e| Error::io("fdatasync", &path, e))
-}
-
-/// Whether `dir` has a metadata file that is rewritten in place (a log
-/// created before slots existed, or with no truncate yet, has not).
-pub fn is_slotted(fs: &dyn Fs, dir: &Path) -> Result<bool> {
-    Ok(read(fs, dir)?.is_some_and(|m| m.generation > 0))
 }
 
 /// Removes a temp file left by a crash in the middle of `write_floor`.

@@ -14,7 +14,7 @@ use crate::segment::{self, SegmentInfo};
 use std::any::Any;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 
 impl Wal {
     /// Opens (creating if allowed) the log in `dir` and recovers it.
@@ -25,45 +25,47 @@ impl Wal {
     /// Opens the log through a given file system (the simulated one in tests).
     pub fn open_in(fs: Arc<dyn Fs>, dir: impl AsRef<Path>, opts: Options) -> Result<Wal> {
         opts.validate()?;
+        let stats = Arc::default();
+        let fs = crate::stats::counting(fs, &stats);
         let dir = dir.as_ref().to_path_buf();
         ensure_dir(&*fs, &dir, &opts)?;
         let lock = match opts.read_only {
             true => None,
             false => Some(lock_dir(&*fs, &dir)?),
         };
-        // A cut of the newest records that its writer did not live to
-        // finish: a writable open finishes it, a read-only one reads the log
-        // as the cut leaves it.
-        let mut fs = fs;
-        if let (floor, Some(intent)) = crate::meta::read_meta(&*fs, &dir)? {
-            match opts.read_only {
-                true => {
-                    // Refused as the writable open refuses it.
-                    crate::cut::check(&*fs, &dir, &intent)?;
-                    fs = Arc::new(crate::cut::CutView::new(fs, &dir, intent));
+        let (fs, lock_file, mut recovered, reader_active, meta_at_open) = match opts.read_only {
+            false => {
+                // A cut of the newest records that its writer did not live
+                // to finish is finished.
+                if let (floor, Some(intent)) = crate::meta::read_meta(&*fs, &dir)? {
+                    crate::cut::finish(&*fs, &dir, floor, &intent)?;
                 }
-                false => crate::cut::finish(&*fs, &dir, floor, &intent)?,
+                let lock_file = read_clean_mark(&*fs, &dir)?;
+                let mark = lock_file.as_ref().and_then(|l| l.mark);
+                let recovered = recovery::recover(&*fs, &dir, &opts, mark)?;
+                (fs, lock_file, recovered, None, None)
             }
-        }
-        let lock_file = read_clean_mark(&*fs, &dir)?;
+            true => read_only_view(fs, &dir, &opts)?,
+        };
         let mark = lock_file.as_ref().and_then(|l| l.mark);
-        let mut recovered = recovery::recover(&*fs, &dir, &opts, mark)?;
         // The clean-close mark stays as long as it is true: until this
         // handle changes what it describes (see `Inner::retire_clean_mark`).
         let mut live_mark = mark.filter(|_| recovered.report.clean_close && !opts.read_only);
-        let mut floor_durable = false;
         if !opts.read_only {
             recovery::prepare(&*fs, &mut recovered)?;
-            // Repairs go by the floor, which may live in the page cache
-            // only (a truncate whose fdatasync failed poisoned its handle
-            // before it removed a segment): made durable before they act
-            // on it (after `prepare`, so that a refused open changes
-            // nothing). Without repairs, a floor lost again would only
-            // bring back records no truncate removed.
-            if recovered.has_repairs() {
-                crate::meta::make_durable(&*fs, &dir)?;
-                floor_durable = true;
-            }
+            // What wal.meta says is written again and synced before anything
+            // relies on it (and made, for a log that has none): after a
+            // failed fdatasync the page cache may hold a slot the disk does
+            // not (a truncate that failed), and a repair that deleted
+            // segments below that floor would lose records if the disk's
+            // older floor came back. Not before recovery: an open it
+            // refuses changes no file.
+            // Even after a clean close: a clean-close mark can outlive a
+            // handle whose truncate failed its fdatasync (the mark stays
+            // while it is true of the segment it names, and a poisoned
+            // handle writes no new one), and the page cache may then show
+            // that truncate's floor.
+            crate::meta::rewrite(&*fs, &dir, recovered.floor)?;
             // Emptied, durably, before a repair changes the log, and when it
             // says nothing true: a damaged or stale mark, or an empty LOCK
             // whose emptying an earlier failed fsync may have left in the
@@ -73,20 +75,15 @@ impl Wal {
                 live_mark = None;
             }
             recovery::apply(&*fs, &dir, &mut recovered)?;
-            // Truncates rewrite wal.meta in place: it is made once, here
-            // (and replaces one written before it had slots).
-            if !crate::meta::is_slotted(&*fs, &dir)? {
-                crate::meta::create(&*fs, &dir, recovered.floor, None)?;
-                floor_durable = true;
-            }
             crate::recycle::trim(&*fs, &dir)?;
             // A segment or wal.meta that a writer created or renamed but did
             // not live to fsync the directory for must not vanish in a power
             // loss after records were appended to it.
             segment::sync_dir(&*fs, &dir)?;
         }
-        let active = match (recovered.newest, recovered.segments.last()) {
-            (Some(newest), Some(info)) => {
+        let active = match (reader_active, recovered.newest, recovered.segments.last()) {
+            (Some(active), ..) => Some(active),
+            (None, Some(newest), Some(info)) => {
                 Some(open_active(&*fs, &opts, info, newest, recovered.last_seq + 1, live_mark.is_some())?)
             }
             _ => None,
@@ -99,6 +96,7 @@ impl Wal {
             unsynced: 0,
             newest_checkpoint: 0,
             recovered_upto: last_seq,
+            appended: Default::default(),
         };
         Ok(Wal {
             inner: Arc::new(Inner {
@@ -107,8 +105,8 @@ impl Wal {
                 opts,
                 lock: Mutex::new(lock),
                 state: Mutex::new(state),
-                sync: Mutex::new(SyncState { synced: last_seq, syncing: false }),
-                sync_done: Condvar::new(),
+                sync: Mutex::new(SyncState::new(last_seq)),
+                sync_done: Default::default(),
                 poisoned: AtomicBool::new(false),
                 fsync: Mutex::new(()),
                 truncating: Mutex::new(()),
@@ -116,11 +114,57 @@ impl Wal {
                 waiters: Default::default(),
                 clean_mark: Mutex::new(live_mark),
                 floor: AtomicU64::new(recovered.floor),
-                floor_durable: AtomicBool::new(floor_durable),
                 cuts: Default::default(),
+                reaper: Default::default(),
+                meta_at_open,
+                stats,
             }),
             closed: false,
         })
+    }
+}
+
+/// How often a read-only open recovers again when the newest segment it
+/// found was removed before it could open it.
+const READ_ONLY_ATTEMPTS: usize = 100;
+
+/// What a read-only open recovered, and the newest segment opened for
+/// reading. Beside a writer, the log may change while it reads: a truncate
+/// moves the floor and removes segments (`recovery::recover` starts again
+/// when that makes it fail), the newest segment it found may be gone before
+/// it opens it, and a cut (`truncate_after`) rewrites the newest segments.
+/// Every change of wal.meta bumps its generation, so when the generation
+/// moved while it read, it reads again; a cut whose intent wal.meta holds
+/// is read through `CutView`, as the cut leaves the log.
+type ReadOnly = (Arc<dyn Fs>, Option<LockContents>, recovery::Recovered, Option<Active>, Option<format::Meta>);
+
+fn read_only_view(fs: Arc<dyn Fs>, dir: &Path, opts: &Options) -> Result<ReadOnly> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let last_try = attempt >= READ_ONLY_ATTEMPTS;
+        let before = crate::meta::read_full(&*fs, dir)?;
+        let view: Arc<dyn Fs> = match before.and_then(|m| m.cut) {
+            Some(intent) => Arc::new(crate::cut::CutView::new(fs.clone(), dir, before.map_or(0, |m| m.floor), intent)?),
+            None => fs.clone(),
+        };
+        let lock_file = read_clean_mark(&*view, dir)?;
+        let mark = lock_file.as_ref().and_then(|l| l.mark);
+        let recovered = match recovery::recover(&*view, dir, opts, mark) {
+            Err(_) if !last_try && crate::meta::read_full(&*fs, dir)? != before => continue,
+            other => other?,
+        };
+        let active = match (recovered.newest, recovered.segments.last()) {
+            (Some(newest), Some(info)) => match open_active(&*view, opts, info, newest, recovered.last_seq + 1, false) {
+                Err(e) if e.os_error() == libc::ENOENT && !last_try => continue,
+                other => Some(other?),
+            },
+            _ => None,
+        };
+        if !last_try && crate::meta::read_full(&*fs, dir)? != before {
+            continue;
+        }
+        return Ok((view, lock_file, recovered, active, before));
     }
 }
 

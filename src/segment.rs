@@ -5,6 +5,7 @@
 
 use crate::error::{Error, Result};
 use crate::format::{self, FrameHeader, SegmentHeader, ENTRY_HEADER_LEN, FRAME_HEADER_LEN, SEGMENT_HEADER_LEN};
+use crate::index::{SegmentIndex, Walk};
 use crate::io::{read_full_at, Fs, FsFile, OpenMode};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -23,20 +24,33 @@ pub fn segment_name(first_seq: u64) -> String {
 
 /// A segment file in the directory, known by its name, and by an id that
 /// no other file gets in this process: a file created later under the same
-/// name (after a truncate removed the first) is another segment.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// name (after a truncate removed the first) is another segment. Clones
+/// share the segment's seek index (`src/index.rs`); a new file, a recycled
+/// one too, gets a new `SegmentInfo` and so an empty index.
+#[derive(Debug, Clone)]
 pub struct SegmentInfo {
     pub first_seq: u64,
     pub path: PathBuf,
     pub id: u64,
+    pub(crate) index: Arc<SegmentIndex>,
 }
 
 impl SegmentInfo {
     pub fn new(first_seq: u64, path: PathBuf) -> SegmentInfo {
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
-        SegmentInfo { first_seq, path, id: NEXT_ID.fetch_add(1, Ordering::Relaxed) }
+        let index = Arc::new(SegmentIndex::new(first_seq));
+        SegmentInfo { first_seq, path, id: NEXT_ID.fetch_add(1, Ordering::Relaxed), index }
     }
 }
+
+/// The same file: the index is what was learnt about it.
+impl PartialEq for SegmentInfo {
+    fn eq(&self, other: &SegmentInfo) -> bool {
+        (self.first_seq, &self.path, self.id) == (other.first_seq, &other.path, other.id)
+    }
+}
+
+impl Eq for SegmentInfo {}
 
 /// The segment files of `dir`, in log order. A `*.wal` file whose name is
 /// not a segment name is reported rather than ignored: it may hold records.
@@ -255,6 +269,8 @@ pub struct SegmentReader {
     proven: u64,
     /// Where the last frame holding records ends (sync marks not counted).
     records_end: u64,
+    /// Tells the segment's seek index the frames read in order.
+    walk: Walk,
 }
 
 impl SegmentReader {
@@ -289,6 +305,7 @@ impl SegmentReader {
             spare: Vec::new(),
             proven: 0,
             records_end: SEGMENT_HEADER_LEN as u64,
+            walk: Walk::new(info.index.clone(), sound.salt),
         })
     }
 
@@ -344,6 +361,7 @@ impl SegmentReader {
     /// Moves the reader to the frame starting at `offset`.
     pub fn seek(&mut self, offset: u64) {
         self.pos = offset.clamp(SEGMENT_HEADER_LEN as u64, self.limit);
+        self.walk.moved();
     }
 
     /// Lets the reader go further: the writer has published more data.
@@ -355,20 +373,33 @@ impl SegmentReader {
     /// (sync marks before it are skipped); otherwise where and why reading
     /// stops (the reader stays there).
     pub fn next(&mut self, expected_seq: u64) -> Result<Step> {
+        self.next_from(&mut { expected_seq }, 0)
+    }
+
+    /// Like `next`, for a reader that wants the records from `wanted` on:
+    /// frames whose records are all below it are checked as `skip` checks
+    /// them, without copying their payload. `expected` follows the frames.
+    pub fn next_from(&mut self, expected: &mut u64, wanted: u64) -> Result<Step> {
         loop {
-            let header = match self.next_header(expected_seq)? {
+            let header = match self.next_header(*expected)? {
                 Ok(header) => header,
-                Err(stop) => return Ok(Step::Stop(stop)),
+                Err(stop) => return Ok(Step::Stop(self.stopped(stop))),
             };
-            if header.is_sync_mark() {
+            if header.is_sync_mark() || header.last_seq() < wanted {
+                if !header.is_sync_mark() && self.checked_payload(self.pos, &header, false)?.is_none() {
+                    let stop = Stop { offset: self.pos, reason: "payload checksum mismatch" };
+                    return Ok(Step::Stop(self.stopped(stop)));
+                }
                 self.advance(&header);
+                *expected = header.next_seq();
                 continue;
             }
             let Some(payload) = self.checked_payload(self.pos, &header, true)? else {
-                return Ok(Step::Stop(Stop { offset: self.pos, reason: "payload checksum mismatch" }));
+                return Ok(Step::Stop(self.stopped(Stop { offset: self.pos, reason: "payload checksum mismatch" })));
             };
             let frame = Frame { header, payload, offset: self.pos };
             self.advance(&header);
+            *expected = header.next_seq();
             return Ok(Step::Frame(frame));
         }
     }
@@ -380,10 +411,10 @@ impl SegmentReader {
         loop {
             let header = match self.next_header(expected_seq)? {
                 Ok(header) => header,
-                Err(stop) => return Ok(Err(stop)),
+                Err(stop) => return Ok(Err(self.stopped(stop))),
             };
             if !header.is_sync_mark() && self.checked_payload(self.pos, &header, false)?.is_none() {
-                return Ok(Err(Stop { offset: self.pos, reason: "payload checksum mismatch" }));
+                return Ok(Err(self.stopped(Stop { offset: self.pos, reason: "payload checksum mismatch" })));
             }
             self.advance(&header);
             if !header.is_sync_mark() {
@@ -393,11 +424,18 @@ impl SegmentReader {
     }
 
     fn advance(&mut self, header: &FrameHeader) {
+        self.walk.note(self.pos, header);
         self.proven = self.proven.max(header.synced_end);
         self.pos += header.frame_len();
         if !header.is_sync_mark() {
             self.records_end = self.pos;
         }
+    }
+
+    /// Reading stops here for now: the seek index learns what was walked.
+    fn stopped(&mut self, stop: Stop) -> Stop {
+        self.walk.commit();
+        stop
     }
 
     /// The checked header of the frame at the reader's position, or the stop.
@@ -500,6 +538,13 @@ impl SegmentReader {
         if payload.capacity() <= READ_CHUNK {
             self.spare = payload;
         }
+    }
+
+    /// Whether the payload of the frame at `offset` (read up to the limit)
+    /// is what `header`, a checked header that is not necessarily the one
+    /// in the file, describes: for a cut that rewrites a frame's header.
+    pub(crate) fn payload_fits(&mut self, offset: u64, header: &FrameHeader) -> Result<bool> {
+        Ok(self.checked_payload(offset, header, false)?.is_some())
     }
 
     /// Checks the payload of the frame at `offset`, whose header checked
