@@ -10,7 +10,7 @@ stress:
 	WAL_SIM_SEEDS=$(SEEDS) $(CARGO) test --release --test simulation -- --nocapture
 
 # make stress also runs the damage oracle (tests/damage.rs) on DAMAGE_CASES
-# damaged logs (make check runs 3,000), printing the count per kind of damage.
+# damaged logs (make check runs 4,800), printing the count per kind of damage.
 DAMAGE_CASES ?= 60000
 stress: stress-damage
 .PHONY: stress-damage
