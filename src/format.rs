@@ -83,14 +83,19 @@ pub(crate) fn crc32(bytes: &[u8]) -> u32 {
 const HEADER_CRC_LEN: usize = FRAME_HEADER_LEN - 4;
 
 /// The CRC-32 of a frame header's bytes 4..32 started from `salt` (zlib's
-/// `crc32(header[4:32], salt)`). The CRC is affine: started from s, it is
-/// the plain CRC xor a term that depends on s and the length alone, so the
-/// salt costs four table lookups, not a Hasher of its own.
+/// `crc32(header[4:32], salt)`); bytes 0..4 (where the CRC goes) are not
+/// read. The CRC is affine, so both the salt and four leading zero bytes
+/// change it by a term that depends on nothing else: it is computed as the
+/// plain CRC of the whole 32-byte block with its first 4 bytes zeroed (two
+/// whole 16-byte blocks, crc32fast's fastest shape) xor a term looked up
+/// from the salt (four tables), with no Hasher of its own.
 fn header_crc(salt: u32, header: &[u8; FRAME_HEADER_LEN]) -> u32 {
-    crc32(&header[4..]) ^ salt_term(salt)
+    let mut block = *header;
+    block[..4].fill(0);
+    crc32(&block) ^ salt_term(salt)
 }
 
-/// crc32(salt, d) ^ crc32(0, d) for any 28 bytes d.
+/// crc32(salt, d) ^ crc32(0, [0; 4] ++ d) for any 28 bytes d.
 fn salt_term(salt: u32) -> u32 {
     let [b0, b1, b2, b3] = salt.to_le_bytes();
     SALT_TERMS[0][b0 as usize] ^ SALT_TERMS[1][b1 as usize] ^ SALT_TERMS[2][b2 as usize] ^ SALT_TERMS[3][b3 as usize]
@@ -98,10 +103,13 @@ fn salt_term(salt: u32) -> u32 {
 
 static SALT_TERMS: [[u32; 256]; 4] = salt_terms();
 
-/// `[k][b]`: the CRC register `b << 8k` pushed through 28 zero bytes. With
-/// r = !crc as the register, crc32(s, d) = !(Z(!s) ^ R(d)), where Z (the
-/// zero bytes' effect) is linear; so crc32(s, d) ^ crc32(0, d) =
-/// Z(!s) ^ Z(!0) = Z(s), the xor of Z over the salt's four bytes.
+/// With r = !crc as the CRC register, crc32(s, d) = !(Z_n(!s) ^ R(d)) for n
+/// bytes d, where Z_n (n zero bytes pushed through the register) is
+/// linear and R(d) does not depend on s. So crc32(s, d) ^ crc32(0, d) =
+/// Z_28(s), the xor of Z_28 over the salt's four bytes (`[k][b]` is
+/// Z_28(b << 8k)); and crc32(0, d) ^ crc32(0, [0; 4] ++ d) = Z_28(!0) ^
+/// Z_32(!0), the same for every d: the CRCs of 28 and of 32 zero bytes,
+/// xored, folded into table 0 (each lookup takes one entry of it).
 const fn salt_terms() -> [[u32; 256]; 4] {
     let mut byte_table = [0u32; 256];
     let mut i = 0;
@@ -115,18 +123,25 @@ const fn salt_terms() -> [[u32; 256]; 4] {
         byte_table[i] = r;
         i += 1;
     }
+    // Z_n(r): n zero bytes through the register.
+    const fn zeros(table: &[u32; 256], mut r: u32, n: usize) -> u32 {
+        let mut i = 0;
+        while i < n {
+            r = table[(r & 0xff) as usize] ^ (r >> 8);
+            i += 1;
+        }
+        r
+    }
+    let leading_zeros = zeros(&byte_table, !0, HEADER_CRC_LEN) ^ zeros(&byte_table, !0, FRAME_HEADER_LEN);
     let mut terms = [[0u32; 256]; 4];
     let mut k = 0;
     while k < 4 {
         let mut b = 0;
         while b < 256 {
-            let mut r = (b as u32) << (8 * k);
-            let mut n = 0;
-            while n < HEADER_CRC_LEN {
-                r = byte_table[(r & 0xff) as usize] ^ (r >> 8);
-                n += 1;
+            terms[k][b] = zeros(&byte_table, (b as u32) << (8 * k), HEADER_CRC_LEN);
+            if k == 0 {
+                terms[k][b] ^= leading_zeros;
             }
-            terms[k][b] = r;
             b += 1;
         }
         k += 1;
