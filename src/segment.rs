@@ -188,8 +188,10 @@ fn last_data_byte(file: &dyn FsFile, path: &Path, from: u64, to: u64) -> Result<
             if n == 0 {
                 return Ok(last);
             }
-            if let Some(i) = buf[..n].iter().rposition(|&b| b != 0) {
-                last = Some(chunk_at + i as u64);
+            // Mostly zeros (the preallocated end of the newest segment): the
+            // vectorised test first, the byte search only where there is data.
+            if !all_zero(&buf[..n]) {
+                last = buf[..n].iter().rposition(|&b| b != 0).map(|i| chunk_at + i as u64).or(last);
             }
             chunk_at += n as u64;
         }
@@ -414,11 +416,9 @@ impl SegmentReader {
         if bytes.len() < FRAME_HEADER_LEN {
             return stop("the file ends inside a frame header");
         }
-        if all_zero(bytes) {
-            return stop(ZEROS);
-        }
+        // All zeros never check out: look for them only when the CRC fails.
         let Some(header) = FrameHeader::checked(bytes, salt) else {
-            return stop("frame header checksum mismatch");
+            return stop(if all_zero(bytes) { ZEROS } else { "frame header checksum mismatch" });
         };
         if header.first_seq != expected_seq {
             return stop("frame header with an unexpected seq");
@@ -478,7 +478,19 @@ impl SegmentReader {
     }
 
     /// Up to `len` bytes at `offset`, fewer at the limit or end of file.
+    #[inline]
     fn fetch(&mut self, offset: u64, len: usize) -> Result<&[u8]> {
+        // Most calls ask for bytes the buffer holds, below the limit.
+        let start = offset.wrapping_sub(self.buf_off) as usize;
+        let end = start.wrapping_add(len);
+        if offset >= self.buf_off && start <= end && end <= self.buf.len() && len as u64 <= self.limit.saturating_sub(offset) {
+            return Ok(&self.buf[start..end]);
+        }
+        self.fetch_slow(offset, len)
+    }
+
+    #[inline(never)]
+    fn fetch_slow(&mut self, offset: u64, len: usize) -> Result<&[u8]> {
         let want = len.min(self.limit.saturating_sub(offset) as usize);
         let buf_end = self.buf_off + self.buf.len() as u64;
         if offset < self.buf_off || offset + want as u64 > buf_end {
