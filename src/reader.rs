@@ -10,7 +10,8 @@ use crate::error::{Error, Result};
 use crate::format;
 use crate::io::OpenMode;
 use crate::log::Inner;
-use crate::segment::{Frame, SegmentInfo, SegmentReader, Step, Stop};
+use crate::format::FrameHeader;
+use crate::segment::{SegmentInfo, SegmentReader, Step, Stop};
 use std::ops::Range;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -24,9 +25,10 @@ pub struct Record<'a> {
     pub value: &'a [u8],
 }
 
-/// Where the next record lies in the current frame's payload.
+/// Where the next record lies in the current frame's payload, which the
+/// segment reader holds.
 struct Cursor {
-    frame: Frame,
+    header: FrameHeader,
     index: u32,
     at: usize,
 }
@@ -66,9 +68,10 @@ impl WalIter {
         }
         match self.advance() {
             Ok(Some(found)) => {
-                // `advance` returns a record only from the current frame.
-                let Some(cursor) = self.cursor.as_ref() else { return Ok(None) };
-                let payload = &cursor.frame.payload;
+                // `advance` returns a record only from the current frame,
+                // whose payload the reader holds.
+                let Some(reader) = self.reader.as_ref() else { return Ok(None) };
+                let payload = reader.payload();
                 Ok(Some(Record {
                     seq: found.seq,
                     op: found.op,
@@ -103,9 +106,7 @@ impl WalIter {
                 Step::Frame(frame) => {
                     self.expected = frame.header.last_seq() + 1;
                     if frame.header.last_seq() > self.skip_upto {
-                        self.cursor = Some(Cursor { frame, index: 0, at: 0 });
-                    } else {
-                        reader.recycle(frame.payload);
+                        self.cursor = Some(Cursor { header: frame.header, index: 0, at: 0 });
                     }
                 }
                 Step::Stop(stop) => {
@@ -119,18 +120,20 @@ impl WalIter {
 
     fn next_in_frame(&mut self) -> Option<Found> {
         let cursor = self.cursor.as_mut()?;
-        if cursor.index >= cursor.frame.header.count {
-            if let (Some(done), Some(reader)) = (self.cursor.take(), self.reader.as_mut()) {
-                reader.recycle(done.frame.payload);
-            }
+        if cursor.index >= cursor.header.count {
+            self.cursor = None;
             return None;
         }
         // The frame's entries were checked to fill its payload when it was
         // read; a failure here would be a bug, and ends the frame.
-        let (entry, next) = format::next_entry(&cursor.frame.payload, cursor.at)?;
+        let payload = self.reader.as_ref().map_or(&[][..], |r| r.payload());
+        let Some((entry, next)) = format::next_entry(payload, cursor.at) else {
+            self.cursor = None;
+            return None;
+        };
         let key_at = cursor.at + format::ENTRY_HEADER_LEN;
         let found = Found {
-            seq: cursor.frame.header.first_seq + cursor.index as u64,
+            seq: cursor.header.first_seq + cursor.index as u64,
             op: entry.op,
             key: key_at..key_at + entry.key.len(),
             value: key_at + entry.key.len()..next,

@@ -200,12 +200,22 @@ fn last_data_byte(file: &dyn FsFile, path: &Path, from: u64, to: u64) -> Result<
     Ok(last)
 }
 
-/// One frame read back: its header and its checked payload.
+/// One frame read back, its payload checked: the reader holds the payload
+/// (`SegmentReader::payload`) until it reads again.
 #[derive(Debug)]
 pub struct Frame {
     pub header: FrameHeader,
-    pub payload: Vec<u8>,
     pub offset: u64,
+}
+
+/// Where the payload of the frame `next` returned last is held.
+#[derive(Debug, Clone)]
+enum Held {
+    None,
+    /// In the read buffer, at this range.
+    Buffered(std::ops::Range<usize>),
+    /// In `SegmentReader::large`: a frame bigger than the read buffer.
+    Large,
 }
 
 /// Where and why reading a segment stopped.
@@ -251,8 +261,11 @@ pub struct SegmentReader {
     limit: u64,
     buf: Vec<u8>,
     buf_off: u64,
-    /// A payload buffer handed back by `recycle`, reused by the next frame.
-    spare: Vec<u8>,
+    /// The payload of the frame `next` returned last, read in place: no
+    /// copy per frame.
+    held: Held,
+    /// The payload of a frame larger than the read buffer.
+    large: Vec<u8>,
     /// The highest synced_end of the frames and marks read so far.
     proven: u64,
     /// Where the last frame holding records ends (sync marks not counted).
@@ -288,7 +301,8 @@ impl SegmentReader {
             limit: limit.unwrap_or(len).max(SEGMENT_HEADER_LEN as u64),
             buf: Vec::new(),
             buf_off: 0,
-            spare: Vec::new(),
+            held: Held::None,
+            large: Vec::new(),
             proven: 0,
             records_end: SEGMENT_HEADER_LEN as u64,
         })
@@ -338,6 +352,7 @@ impl SegmentReader {
     /// another process may have written since.
     pub fn refresh(&mut self) -> Result<()> {
         self.buf.clear();
+        self.held = Held::None;
         let len = self.file_len()?;
         self.extend_limit(len);
         Ok(())
@@ -357,6 +372,10 @@ impl SegmentReader {
     /// (sync marks before it are skipped); otherwise where and why reading
     /// stops (the reader stays there).
     pub fn next(&mut self, expected_seq: u64) -> Result<Step> {
+        self.held = Held::None;
+        if self.large.capacity() > 0 {
+            self.large = Vec::new(); // a large payload is not kept past its frame
+        }
         loop {
             let header = match self.next_header(expected_seq)? {
                 Ok(header) => header,
@@ -366,10 +385,10 @@ impl SegmentReader {
                 self.advance(&header);
                 continue;
             }
-            let Some(payload) = self.checked_payload(self.pos, &header, true)? else {
+            if !self.checked_payload(self.pos, &header, true)? {
                 return Ok(Step::Stop(Stop { offset: self.pos, reason: "payload checksum mismatch" }));
-            };
-            let frame = Frame { header, payload, offset: self.pos };
+            }
+            let frame = Frame { header, offset: self.pos };
             self.advance(&header);
             return Ok(Step::Frame(frame));
         }
@@ -384,7 +403,7 @@ impl SegmentReader {
                 Ok(header) => header,
                 Err(stop) => return Ok(Err(stop)),
             };
-            if !header.is_sync_mark() && self.checked_payload(self.pos, &header, false)?.is_none() {
+            if !header.is_sync_mark() && !self.checked_payload(self.pos, &header, false)? {
                 return Ok(Err(Stop { offset: self.pos, reason: "payload checksum mismatch" }));
             }
             self.advance(&header);
@@ -500,55 +519,59 @@ impl SegmentReader {
                 .map_err(|e| Error::io("read", &self.info.path, e))?;
             self.buf.truncate(n);
             self.buf_off = offset;
+            self.held = Held::None;
         }
         let start = (offset - self.buf_off) as usize;
         let end = (start + want).min(self.buf.len());
         Ok(&self.buf[start..end])
     }
 
-    /// Hands back a frame's payload buffer for the next frame to reuse, so
-    /// that reading a log allocates once, not once per frame.
-    pub fn recycle(&mut self, payload: Vec<u8>) {
-        if payload.capacity() <= READ_CHUNK {
-            self.spare = payload;
+    /// The payload of the frame `next` returned last; empty once the reader
+    /// has read anything else.
+    pub fn payload(&self) -> &[u8] {
+        match &self.held {
+            Held::Buffered(range) => self.buf.get(range.clone()).unwrap_or_default(),
+            Held::Large => &self.large,
+            Held::None => &[],
         }
     }
 
     /// Checks the payload of the frame at `offset`, whose header checked
     /// out (so its length is within MAX_BATCH_SIZE and the readable data).
-    /// With `keep`, returns the payload; without, an empty Vec: a frame
-    /// bigger than the read buffer is then checked chunk by chunk and never
-    /// held whole.
-    fn checked_payload(&mut self, offset: u64, header: &FrameHeader, keep: bool) -> Result<Option<Vec<u8>>> {
+    /// With `keep`, the payload is then held for `payload`; without, a frame
+    /// bigger than the read buffer is checked chunk by chunk and never held
+    /// whole.
+    fn checked_payload(&mut self, offset: u64, header: &FrameHeader, keep: bool) -> Result<bool> {
         let frame_len = header.frame_len() as usize;
         let payload_at = offset + FRAME_HEADER_LEN as u64;
         if frame_len <= READ_CHUNK {
-            let mut payload = std::mem::take(&mut self.spare);
-            payload.clear();
             let bytes = self.fetch(offset, frame_len)?;
             let valid = bytes.len() == frame_len && format::payload_is_valid(header, &bytes[FRAME_HEADER_LEN..]);
             if valid && keep {
-                payload.extend_from_slice(&bytes[FRAME_HEADER_LEN..]);
-                return Ok(Some(payload));
+                // fetch left the frame in the buffer, at its offset.
+                let start = (payload_at - self.buf_off) as usize;
+                self.held = Held::Buffered(start..start + header.payload_len as usize);
             }
-            self.spare = payload;
-            return Ok(valid.then(Vec::new));
+            return Ok(valid);
         }
         // A large frame is checked in bounded chunks first, so that memory
         // is reserved for its payload only once it is known to be whole
         // (a hostile header may claim WAL_MAX_BATCH_SIZE of sparse zeros).
         if !self.stream_check(payload_at, header)? {
-            return Ok(None);
+            return Ok(false);
         }
         if keep {
             // Bounded: the checked header's length is within MAX_BATCH_SIZE
             // and the readable data, and the payload checked out.
             let mut payload = vec![0u8; header.payload_len as usize];
             let n = read_full_at(&*self.file, &mut payload, payload_at).map_err(|e| Error::io("read", self.path(), e))?;
-            let valid = n == payload.len() && format::payload_is_valid(header, &payload);
-            return Ok(valid.then_some(payload));
+            if n != payload.len() || !format::payload_is_valid(header, &payload) {
+                return Ok(false);
+            }
+            self.large = payload;
+            self.held = Held::Large;
         }
-        Ok(Some(Vec::new()))
+        Ok(true)
     }
 
     /// The payload CRC and the entries of a large frame, checked in chunks.
