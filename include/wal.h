@@ -362,6 +362,20 @@ uint64_t wal_checkpoint(struct wal_t *w);
 int wal_truncate(struct wal_t *w, uint64_t upto_seq);
 
 /**
+ * Discards every record with seq > `seq`, durably: on return no record
+ * above it is ever replayed again, every record at or below it is intact,
+ * and the next append gets `seq` + 1. A crash at any instant leaves the log
+ * as it was or as it is on return. It may cut inside a batch (the entries
+ * up to `seq` stay, as one batch). `seq` == last_seq: nothing to do.
+ * Returns WAL_OK; WAL_E_RANGE for `seq` > last_seq, `seq` < first_seq - 1,
+ * or `seq` below the newest checkpoint record; WAL_E_INVALID,
+ * WAL_E_READONLY, WAL_E_POISONED, WAL_E_CORRUPT, or WAL_E_IO (the handle
+ * is then poisoned; reopening finishes or undoes the cut). An iterator
+ * whose next record lies above `seq` returns WAL_E_RANGE from then on.
+ */
+int wal_truncate_after(struct wal_t *w, uint64_t seq);
+
+/**
  * Makes every record appended so far durable.
  * Returns WAL_OK, WAL_E_INVALID, WAL_E_READONLY, WAL_E_POISONED or
  * WAL_E_IO (the handle is then poisoned: never retry a failed sync).

@@ -6,6 +6,7 @@
 //   uint64_t n = log.checkpoint();                    // ... store n with the state
 //   log.truncate(n);
 //   for (const wal::Record &r : log.iter(n)) use(r.key, r.value);
+//   log.wait(seq + 1, true, std::chrono::seconds(1)); // a shipper: until seq+1 is durable
 //   log.close();                                      // or let the destructor do it
 //
 // Errors come two ways; both carry a std::error_code of wal::category(),
@@ -39,6 +40,8 @@
 #endif
 #endif
 
+#include <chrono>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -171,6 +174,17 @@ inline uint64_t check_seq(uint64_t seq, const char *call) {
     return seq;
 }
 #endif
+
+// wal_wait's timeout_ms for a std::chrono duration: rounded up to whole
+// milliseconds (so that 100 us waits rather than only checks), 0 (only
+// check) for a duration that is not positive, saturated at INT64_MAX ms.
+template <class Rep, class Period>
+inline int64_t timeout_ms(const std::chrono::duration<Rep, Period> &timeout) noexcept {
+    if (!(timeout > std::chrono::duration<Rep, Period>::zero())) return 0;  // NaN too
+    const long double ms = std::chrono::duration<long double, std::milli>(timeout).count();
+    if (!(ms < static_cast<long double>(INT64_MAX))) return INT64_MAX;
+    return static_cast<int64_t>(std::ceil(ms));
+}
 
 template <class T>
 inline constexpr bool is_byte_v = std::is_same_v<T, char> || std::is_same_v<T, unsigned char> ||
@@ -498,6 +512,58 @@ public:
         detail::set_status(wal_truncate(w_, upto_seq), ec);
     }
     void sync(std::error_code &ec) noexcept { detail::set_status(wal_sync(w_), ec); }
+
+    // Cuts the newest records: discards every record with seq > `seq`,
+    // durably (a crash during the call leaves the log as it was or as it is
+    // on return); the next append gets seq + 1. `seq` > last_seq() is
+    // WAL_E_RANGE, `seq` == last_seq() does nothing; so is (WAL_E_RANGE) a
+    // `seq` below first_seq() - 1 or below the newest checkpoint record.
+    // An iterator whose next record was cut fails with WAL_E_RANGE.
+#if WAL_HPP_EXCEPTIONS
+    void truncate_after(uint64_t seq) { detail::check(wal_truncate_after(handle(), seq), "wal_truncate_after"); }
+#endif
+    void truncate_after(uint64_t seq, std::error_code &ec) noexcept {
+        detail::set_status(wal_truncate_after(w_, seq), ec);
+    }
+
+    // The durable watermark: every seq at or below it is on disk, synced; 0
+    // when none is. A writable open starts it at the recovered last_seq.
+#if WAL_HPP_EXCEPTIONS
+    uint64_t durable_seq() const { return wal_durable_seq(handle()); }
+#endif
+    uint64_t durable_seq(std::error_code &ec) const noexcept {
+        if (w_ == nullptr) return detail::set_seq(wal_durable_seq(w_), ec);  // WAL_E_INVALID
+        ec.clear();  // 0 means nothing durable yet, not a failure
+        return wal_durable_seq(w_);
+    }
+
+    // Waits until last_seq() >= seq (durable false) or durable_seq() >= seq
+    // (durable true); appends and syncs through this Log wake it, and any
+    // number of threads may wait at once. With a timeout it returns true
+    // when the seq arrived and false when the time ran out (the ec form then
+    // sets ec to wal::errc::timeout, which == std::errc::timed_out); the
+    // timeout is rounded up to whole milliseconds, and one that is not
+    // positive only checks. Without one it waits as long as it takes. A
+    // handle poisoned before the seq arrived is WAL_E_POISONED. close()
+    // must not race a wait.
+#if WAL_HPP_EXCEPTIONS
+    template <class Rep, class Period>
+    bool wait(uint64_t seq, bool durable, const std::chrono::duration<Rep, Period> &timeout) const {
+        int status = wal_wait(handle(), seq, durable, detail::timeout_ms(timeout));
+        if (status == WAL_E_TIMEOUT) return false;
+        detail::check(status, "wal_wait");
+        return true;
+    }
+    void wait(uint64_t seq, bool durable = false) const { detail::check(wal_wait(handle(), seq, durable, -1), "wal_wait"); }
+#endif
+    template <class Rep, class Period>
+    bool wait(uint64_t seq, bool durable, const std::chrono::duration<Rep, Period> &timeout,
+              std::error_code &ec) const noexcept {
+        return detail::set_status(wal_wait(w_, seq, durable, detail::timeout_ms(timeout)), ec);
+    }
+    void wait(uint64_t seq, bool durable, std::error_code &ec) const noexcept {
+        detail::set_status(wal_wait(w_, seq, durable, -1), ec);
+    }
 
     // The highest seq assigned (0 for a new log); the lowest a replay can
     // return (last_seq() + 1 when there is none).

@@ -223,10 +223,191 @@ pub fn encode_meta(floor_seq: u64) -> [u8; META_LEN] {
 }
 
 pub fn decode_meta(buf: &[u8]) -> Result<u64, &'static str> {
-    if buf.len() != META_LEN {
-        return Err("metadata file is not 32 bytes long");
+    decode_meta_file(buf).map(|m| m.floor)
+}
+
+/// A cut of the newest records (`wal_truncate_after`) that the metadata
+/// file records before any segment changes, so that an open after a crash
+/// finishes it: every record above `seq` is discarded. The segment named
+/// `segment` (first_seq and salt) is cut to `end` bytes, every newer
+/// segment is deleted, and, when the cut falls inside a batch, the frame at
+/// `offset` gets `header` (the same frame with only the entries up to
+/// `seq`) in place of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CutIntent {
+    pub seq: u64,
+    pub segment: SegmentHeader,
+    pub offset: u64,
+    pub end: u64,
+    pub header: Option<[u8; FRAME_HEADER_LEN]>,
+}
+
+/// Length of a metadata file that records a cut, as written before
+/// metadata files had slots: the 32-byte floor header (its u32 says how
+/// many bytes follow) and the 80-byte cut. Still read, never written.
+pub const META_CUT_LEN: usize = META_LEN + CUT_LEN;
+const CUT_LEN: usize = 80;
+
+/// The metadata file is two slots of this size, each a whole copy of it;
+/// every update rewrites both in place, one after the other, each synced.
+pub const META_SLOT_LEN: usize = 512;
+pub const META_FILE_LEN: usize = 2 * META_SLOT_LEN;
+
+/// What the metadata file says: the floor, a cut being made, and the
+/// generation of the slot it was read from (0 for an old, slotless file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Meta {
+    pub floor: u64,
+    pub cut: Option<CutIntent>,
+    pub generation: u64,
+}
+
+/// The 80 bytes of a cut: seq u64 | segment first_seq u64 | segment salt
+/// u32 | 1 if `header` is set, else 0, u32 | offset u64 | end u64 | header
+/// 32 bytes (zeros if none) | 0 u32 | crc u32 over the first 76 bytes.
+fn encode_cut(cut: &CutIntent) -> [u8; CUT_LEN] {
+    let mut c = [0u8; CUT_LEN];
+    c[0..8].copy_from_slice(&cut.seq.to_le_bytes());
+    c[8..16].copy_from_slice(&cut.segment.first_seq.to_le_bytes());
+    c[16..20].copy_from_slice(&cut.segment.salt.to_le_bytes());
+    c[20..24].copy_from_slice(&(cut.header.is_some() as u32).to_le_bytes());
+    c[24..32].copy_from_slice(&cut.offset.to_le_bytes());
+    c[32..40].copy_from_slice(&cut.end.to_le_bytes());
+    if let Some(header) = &cut.header {
+        c[40..72].copy_from_slice(header);
     }
-    decode_header32(&META_MAGIC, buf).map(|(_, floor)| floor)
+    let crc = crc32fast::hash(&c[..76]);
+    c[76..80].copy_from_slice(&crc.to_le_bytes());
+    c
+}
+
+fn decode_cut(c: &[u8]) -> Result<CutIntent, &'static str> {
+    if c.len() < CUT_LEN || crc32fast::hash(&c[..76]) != u32_at(c, 76) {
+        return Err("checksum mismatch in the cut it records");
+    }
+    let header = match u32_at(c, 20) {
+        0 => None,
+        1 => {
+            let mut h = [0u8; FRAME_HEADER_LEN];
+            h.copy_from_slice(&c[40..72]);
+            Some(h)
+        }
+        _ => return Err("bad flag in the cut it records"),
+    };
+    let cut = CutIntent {
+        seq: u64_at(c, 0),
+        segment: SegmentHeader { first_seq: u64_at(c, 8), salt: u32_at(c, 16) },
+        offset: u64_at(c, 24),
+        end: u64_at(c, 32),
+        header,
+    };
+    let frame_end = cut.offset.checked_add(FRAME_HEADER_LEN as u64);
+    if cut.offset < SEGMENT_HEADER_LEN as u64 || frame_end.is_none() || cut.end < cut.offset {
+        return Err("the cut it records lies outside its segment");
+    }
+    Ok(cut)
+}
+
+/// A metadata slot (512 bytes): magic "LIBWALMT" | version u32 | 80 if a
+/// cut follows, else 0, u32 | floor u64 | generation u64 | the cut (80
+/// bytes, zeros if none) | zeros | crc u32 over bytes 0..508.
+pub fn encode_meta_slot(meta: &Meta) -> [u8; META_SLOT_LEN] {
+    let mut buf = [0u8; META_SLOT_LEN];
+    buf[0..8].copy_from_slice(&META_MAGIC);
+    buf[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    let follows = if meta.cut.is_some() { CUT_LEN as u32 } else { 0 };
+    buf[12..16].copy_from_slice(&follows.to_le_bytes());
+    buf[16..24].copy_from_slice(&meta.floor.to_le_bytes());
+    buf[24..32].copy_from_slice(&meta.generation.to_le_bytes());
+    if let Some(cut) = &meta.cut {
+        buf[32..32 + CUT_LEN].copy_from_slice(&encode_cut(cut));
+    }
+    let crc = crc32fast::hash(&buf[..META_SLOT_LEN - 4]);
+    buf[META_SLOT_LEN - 4..].copy_from_slice(&crc.to_le_bytes());
+    buf
+}
+
+fn slot_is_sound(buf: &[u8]) -> bool {
+    buf.len() == META_SLOT_LEN
+        && buf[0..8] == META_MAGIC
+        && crc32fast::hash(&buf[..META_SLOT_LEN - 4]) == u32_at(buf, META_SLOT_LEN - 4)
+}
+
+/// A slot that checks out; None for one that does not (never written, or
+/// torn by a crash while it was rewritten, or damaged).
+fn decode_meta_slot(buf: &[u8]) -> Option<Result<Meta, &'static str>> {
+    if !slot_is_sound(buf) {
+        return None;
+    }
+    if u32_at(buf, 8) != FORMAT_VERSION {
+        return Some(Err("unsupported format version"));
+    }
+    let cut = match u32_at(buf, 12) as usize {
+        0 => None,
+        CUT_LEN => match decode_cut(&buf[32..32 + CUT_LEN]) {
+            Ok(cut) => Some(cut),
+            Err(why) => return Some(Err(why)),
+        },
+        _ => return Some(Err("bad length of the cut it records")),
+    };
+    Some(Ok(Meta { floor: u64_at(buf, 16), cut, generation: u64_at(buf, 24) }))
+}
+
+/// The metadata file: of its two slots, the sound one of the higher
+/// generation (a crash while one was rewritten leaves the other whole).
+/// Files written before slots existed (32 bytes, or 112 with a cut) read
+/// as generation 0.
+pub fn decode_meta_file(buf: &[u8]) -> Result<Meta, &'static str> {
+    if buf.len() != META_FILE_LEN {
+        return decode_meta_cut(buf).map(|(floor, cut)| Meta { floor, cut, generation: 0 });
+    }
+    let slots = [decode_meta_slot(&buf[..META_SLOT_LEN]), decode_meta_slot(&buf[META_SLOT_LEN..])];
+    let mut best: Option<Meta> = None;
+    for slot in slots.into_iter().flatten() {
+        let meta = slot?;
+        if best.is_none_or(|b| meta.generation > b.generation) {
+            best = Some(meta);
+        }
+    }
+    best.ok_or("neither of its two slots checks out")
+}
+
+/// The version a sound metadata file (or one of its slots) names.
+pub fn meta_file_version(buf: &[u8]) -> Option<u32> {
+    if buf.len() != META_FILE_LEN {
+        return meta_version(buf);
+    }
+    [&buf[..META_SLOT_LEN], &buf[META_SLOT_LEN..]].into_iter().find(|s| slot_is_sound(s)).map(|s| u32_at(s, 8))
+}
+
+/// The floor and the cut (if one is being made) of a metadata file written
+/// before slots existed.
+pub fn decode_meta_cut(buf: &[u8]) -> Result<(u64, Option<CutIntent>), &'static str> {
+    if buf.len() != META_LEN && buf.len() != META_CUT_LEN {
+        return Err("metadata file is neither 1024, 32 nor 112 bytes long");
+    }
+    let (follows, floor) = decode_header32(&META_MAGIC, buf)?;
+    match (follows as usize, buf.len()) {
+        (0, META_LEN) => Ok((floor, None)),
+        (CUT_LEN, META_CUT_LEN) => Ok((floor, Some(decode_cut(&buf[META_LEN..])?))),
+        _ => Err("metadata file length does not match its header"),
+    }
+}
+
+/// The header of a frame holding only the first entries of another: what
+/// a cut inside a batch writes over that frame's header.
+pub fn shortened_frame_header(
+    old: &FrameHeader,
+    payload: &[u8],
+    count: u32,
+    salt: u32,
+) -> Option<([u8; FRAME_HEADER_LEN], u64)> {
+    let mut at = 0usize;
+    for _ in 0..count {
+        at = next_entry(payload, at)?.1;
+    }
+    let header = frame_header(crc32(&payload[..at]), count, at as u32, old.first_seq, old.synced_end, salt);
+    Some((header, at as u64))
 }
 
 /// What the LOCK file holds after a clean close (40 bytes): magic

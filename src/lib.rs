@@ -7,6 +7,7 @@
 
 mod active;
 mod commit;
+mod cut;
 mod error;
 pub mod format;
 pub mod inspect;
@@ -16,6 +17,7 @@ mod meta;
 mod open;
 mod options;
 mod reader;
+mod recycle;
 mod recovery;
 pub mod segment;
 mod wait;

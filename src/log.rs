@@ -63,6 +63,8 @@ pub(crate) struct Inner {
     /// lock; read without it by iterators, which check every record against
     /// it so that none is returned after a truncate removed it.
     pub floor: AtomicU64,
+    /// The cuts of the newest records made through this handle.
+    pub cuts: crate::cut::Cuts,
 }
 
 /// Where the log stands. Guarded by `Inner::state`.
@@ -75,6 +77,11 @@ pub(crate) struct State {
     pub next_seq: u64,
     /// Records written since the last sync (WAL_SYNC_EVERY).
     pub unsynced: u64,
+    /// The newest checkpoint record appended through this handle (0: none).
+    pub newest_checkpoint: u64,
+    /// Records up to here were in the log when it was opened (and are not
+    /// known to hold no checkpoint); a cut below lowers it.
+    pub recovered_upto: u64,
 }
 
 impl State {
@@ -289,6 +296,9 @@ impl Wal {
                 return Err(e);
             }
             st.next_seq += count;
+            if entries.len() == 1 && entries[0].op == OP_CHECKPOINT {
+                st.newest_checkpoint = first;
+            }
             let sync_due = match self.inner.opts.sync_mode {
                 SyncMode::Always => true,
                 SyncMode::None => false,
@@ -370,10 +380,20 @@ impl Wal {
         // older one would call it foreign.
         self.inner.retire_clean_mark(|_| true)?;
         let opts = &self.inner.opts;
-        let prealloc = opts.preallocate.then_some(opts.segment_size.min(PREALLOC_STEP));
-        let created = segment::create_segment(&*self.inner.fs, &self.inner.dir, first_seq, prealloc)?;
+        let (fs, dir) = (&*self.inner.fs, &self.inner.dir);
+        let recycled = match opts.preallocate {
+            true => crate::recycle::reuse(fs, dir, first_seq, opts.segment_size)?,
+            false => None,
+        };
+        let created = match recycled {
+            Some(created) => created,
+            None => {
+                let prealloc = opts.preallocate.then_some(opts.segment_size.min(PREALLOC_STEP));
+                segment::create_segment(fs, dir, first_seq, prealloc)?
+            }
+        };
         let info = created.info;
-        // create_segment made the header durable.
+        // Both made the header durable.
         let space = space(opts, &*created.file, &info.path)?;
         let ids = (first_seq, info.id, created.salt);
         let header_end = SEGMENT_HEADER_LEN as u64;
@@ -425,11 +445,15 @@ impl Wal {
             doomed
         };
         inner.retire_clean_mark(|m| doomed.iter().any(|s| s.first_seq == m.segment.first_seq))?;
+        // Recycled or deleted, with no directory fsync: the floor is
+        // durable, and a segment a crash brings back lies below it.
+        let (fs, dir) = (&*inner.fs, &inner.dir);
+        let mut spares = match inner.opts.preallocate {
+            true => crate::recycle::list_spares(fs, dir)?.len(),
+            false => crate::recycle::MAX_SPARES,
+        };
         for seg in &doomed {
-            inner.fs.remove_file(&seg.path).map_err(|e| Error::io("remove segment", &seg.path, e))?;
-        }
-        if !doomed.is_empty() {
-            segment::sync_dir(&*inner.fs, &inner.dir)?;
+            crate::recycle::retire(fs, dir, seg, &mut spares)?;
         }
         Ok(())
     }

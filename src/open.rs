@@ -31,6 +31,16 @@ impl Wal {
             true => None,
             false => Some(lock_dir(&*fs, &dir)?),
         };
+        // A cut of the newest records that its writer did not live to
+        // finish: a writable open finishes it, a read-only one reads the log
+        // as the cut leaves it.
+        let mut fs = fs;
+        if let (floor, Some(intent)) = crate::meta::read_meta(&*fs, &dir)? {
+            match opts.read_only {
+                true => fs = Arc::new(crate::cut::CutView::new(fs, &dir, intent)),
+                false => crate::cut::finish(&*fs, &dir, floor, &intent)?,
+            }
+        }
         let lock_file = read_clean_mark(&*fs, &dir)?;
         let mark = lock_file.as_ref().and_then(|l| l.mark);
         let mut recovered = recovery::recover(&*fs, &dir, &opts, mark)?;
@@ -48,6 +58,12 @@ impl Wal {
                 live_mark = None;
             }
             recovery::apply(&*fs, &dir, &mut recovered)?;
+            // Truncates rewrite wal.meta in place: it is made once, here
+            // (and replaces one written before it had slots).
+            if !crate::meta::is_slotted(&*fs, &dir)? {
+                crate::meta::create(&*fs, &dir, recovered.floor, None)?;
+            }
+            crate::recycle::trim(&*fs, &dir)?;
             // A segment or wal.meta that a writer created or renamed but did
             // not live to fsync the directory for must not vanish in a power
             // loss after records were appended to it.
@@ -60,7 +76,14 @@ impl Wal {
             _ => None,
         };
         let last_seq = recovered.last_seq;
-        let state = State { segments: recovered.segments, active, next_seq: last_seq + 1, unsynced: 0 };
+        let state = State {
+            segments: recovered.segments,
+            active,
+            next_seq: last_seq + 1,
+            unsynced: 0,
+            newest_checkpoint: 0,
+            recovered_upto: last_seq,
+        };
         Ok(Wal {
             inner: Arc::new(Inner {
                 fs,
@@ -77,6 +100,7 @@ impl Wal {
                 waiters: Default::default(),
                 clean_mark: Mutex::new(live_mark),
                 floor: AtomicU64::new(recovered.floor),
+                cuts: Default::default(),
             }),
             closed: false,
         })

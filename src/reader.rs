@@ -51,11 +51,14 @@ pub struct WalIter {
     cursor: Option<Cursor>,
     /// An error is final: the iterator returns it from then on.
     failed: Option<Error>,
+    /// The handle's cut epoch when this iterator last looked (see `cut_since`).
+    epoch: u64,
 }
 
 impl WalIter {
     pub(crate) fn new(inner: Arc<Inner>, skip_upto: u64) -> WalIter {
-        WalIter { inner, skip_upto, expected: 0, reader: None, cursor: None, failed: None }
+        let epoch = inner.cuts.epoch();
+        WalIter { inner, skip_upto, expected: 0, reader: None, cursor: None, failed: None, epoch }
     }
 
     /// The next record, None at the end of the log (as far as it is
@@ -88,6 +91,49 @@ impl WalIter {
     }
 
     fn advance(&mut self) -> Result<Option<Found>> {
+        loop {
+            match self.step() {
+                Ok(Some(found)) if self.cut_since(found.seq)? => continue,
+                Ok(None) if self.cut_since(self.next_wanted())? => continue,
+                Err(_) if self.cut_since(self.next_wanted())? => continue,
+                other => return other,
+            }
+        }
+    }
+
+    /// The seq of the next record this iterator would return.
+    fn next_wanted(&self) -> u64 {
+        match (&self.cursor, &self.reader) {
+            (Some(c), _) => c.header.first_seq + c.index as u64,
+            (None, Some(_)) => self.expected.max(self.skip_upto + 1),
+            (None, None) => self.skip_upto + 1,
+        }
+    }
+
+    /// After reading: whether a cut (`truncate_after`) was made since this
+    /// iterator last looked, which may have changed what it read. If the
+    /// record it wants next, `next`, lies above what the cut kept, it is
+    /// gone (and a record appended later under its seq is another one):
+    /// `Range`. Otherwise it starts again from `next`, on the files as cut.
+    fn cut_since(&mut self, next: u64) -> Result<bool> {
+        let now = self.inner.cuts.epoch();
+        if now == self.epoch {
+            return Ok(false);
+        }
+        if let Some(kept) = self.inner.cuts.lowest_since(self.epoch).filter(|&kept| next > kept) {
+            return Err(Error::range(format!(
+                "record {next} was discarded by a cut after seq {kept} (truncate_after) while the iterator was open"
+            )));
+        }
+        self.epoch = now;
+        self.skip_upto = next - 1;
+        self.reader = None;
+        self.cursor = None;
+        self.expected = 0;
+        Ok(true)
+    }
+
+    fn step(&mut self) -> Result<Option<Found>> {
         loop {
             if let Some(found) = self.next_in_frame() {
                 if found.seq <= self.skip_upto {

@@ -227,8 +227,18 @@ fn parse_mark(bytes: &[u8]) -> Option<Mark> {
     sound.then(|| Mark { salt: u32_at(bytes, 12), first_seq: u64_at(bytes, 16), end: u64_at(bytes, 24) })
 }
 
-/// The truncation floor held by wal.meta: every seq <= it is gone.
+/// The truncation floor held by wal.meta: every seq <= it is gone. The
+/// file is two 512-byte slots (magic, version 3, a u32, the floor u64, a
+/// generation u64, ..., CRC-32 of bytes 0..508 at 508); the sound slot with
+/// the higher generation holds it. A 32-byte file is the older layout.
 fn parse_floor(bytes: &[u8]) -> Option<u64> {
+    if bytes.len() == 1024 {
+        let slot = |s: &[u8]| {
+            let sound = &s[0..8] == b"LIBWALMT" && u32_at(s, 8) == 3 && crc32fast::hash(&s[0..508]) == u32_at(s, 508);
+            sound.then(|| (u64_at(s, 24), u64_at(s, 16)))
+        };
+        return [slot(&bytes[..512]), slot(&bytes[512..])].into_iter().flatten().max().map(|(_, floor)| floor);
+    }
     let sound = bytes.len() == 32
         && &bytes[0..8] == b"LIBWALMT"
         && u32_at(bytes, 8) == 3

@@ -343,8 +343,15 @@ fn the_worked_example_of_format_md_is_what_the_code_writes() {
 
     assert!(files["truncated/LOCK"].is_empty(), "no segment at close: no clean-close mark");
     let meta = &files["truncated/wal.meta"];
-    assert_eq!((meta.len(), &meta[0..8], u32_at(meta, 8), u64_at(meta, 16)), (32, &b"LIBWALMT"[..], 3, 4));
-    assert_eq!(crc32(0, &meta[0..28]), u32_at(meta, 28));
+    // Two slots, both holding floor 4: generations 4 (at 0) and 3 (at 512).
+    for (at, generation) in [(0, 4), (512, 3)] {
+        let slot = &meta[at..at + 512];
+        assert_eq!((&slot[0..8], u32_at(slot, 8), u32_at(slot, 12)), (&b"LIBWALMT"[..], 3, 0));
+        assert_eq!((u64_at(slot, 16), u64_at(slot, 24)), (4, generation));
+        assert!(slot[32..508].iter().all(|&b| b == 0));
+        assert_eq!(crc32(0, &slot[0..508]), u32_at(slot, 508));
+    }
+    assert_eq!(meta.len(), 1024);
     assert_eq!(walk_segment(&files[&format!("truncated/{SEGMENT_5}")], 5).0[0].first_seq, 5);
 
     // Every dump in the document.

@@ -208,7 +208,10 @@ fn a_directory_with_a_segment_name_is_an_io_error_naming_it() {
 fn a_damaged_metadata_file_is_refused_in_every_mode() {
     type Damage = (&'static str, fn(&Path));
     let damage: [Damage; 5] = [
-        ("a flipped byte", |meta| flip_byte(meta, 17)),
+        ("a flipped byte in each slot", |meta| {
+            flip_byte(meta, 17);
+            flip_byte(meta, 512 + 17)
+        }),
         ("cut short", |meta| common::shrink(meta, 31)),
         ("empty", |meta| common::shrink(meta, 0)),
         ("one byte too long", |meta| append_bytes(meta, b"x")),
@@ -223,6 +226,27 @@ fn a_damaged_metadata_file_is_refused_in_every_mode() {
         damage(&meta);
         eprintln!("wal.meta: {what}");
         assert_refused(dir.path(), &every_mode(), ErrorKind::Corrupt, &meta);
+    }
+}
+
+/// wal.meta holds two copies (slots) of the floor: damage to either one
+/// leaves the other, so the floor holds and nothing is replayed again.
+#[test]
+fn a_damaged_slot_of_the_metadata_file_leaves_the_other() {
+    for at in [17, 512 + 17, 3, 512 + 508, 40] {
+        let dir = log_of_four_segments("meta-slot");
+        let wal = Wal::open(dir.path(), small(4096)).unwrap();
+        wal.truncate(12).unwrap();
+        wal.truncate(14).unwrap();
+        wal.close().unwrap();
+        flip_byte(&dir.path().join("wal.meta"), at);
+        let wal = Wal::open(dir.path(), small(4096)).unwrap();
+        assert_eq!((wal.first_seq(), wal.last_seq()), (15, 30), "byte {at} flipped");
+        assert_eq!(common::seqs(&wal, 0), (15..=30).collect::<Vec<_>>());
+        wal.truncate(20).unwrap();
+        drop(wal);
+        let wal = Wal::open(dir.path(), small(4096)).unwrap();
+        assert_eq!(wal.first_seq(), 21, "the next truncate rewrote both slots");
     }
 }
 
@@ -489,15 +513,13 @@ fn a_full_disk_fails_the_append_and_keeps_every_acknowledged_record() {
             (1..=acked).map(|i| (i, 1, common::key(i), common::value(i, 1000))).collect();
         assert!(rows == expected, "{} records read back, {acked} acknowledged", rows.len());
 
-        // A truncate cannot write its floor: refused, naming the file; the
-        // log keeps its records and its floor.
-        let err = wal.truncate(acked / 2).unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Io, "{err}");
-        assert!(err.message().contains(&*dir.join("wal.meta.tmp").to_string_lossy()), "{err}");
+        // A truncate rewrites wal.meta in place (the open made it): it
+        // needs no new block, so it works on the full disk, and frees space.
+        wal.truncate(acked / 2).unwrap();
         drop(wal);
         let wal = Wal::open(&dir, opts).unwrap();
-        assert_eq!((wal.first_seq(), wal.last_seq()), (1, acked));
-        assert!(!dir.join("wal.meta.tmp").exists(), "the reopen removed the half-written floor");
+        assert_eq!((wal.first_seq(), wal.last_seq()), (acked / 2 + 1, acked));
+        assert!(!dir.join("wal.meta.tmp").exists());
     });
     if ran.is_none() {
         eprintln!("skipped: mounting a small tmpfs needs root (CAP_SYS_ADMIN)");

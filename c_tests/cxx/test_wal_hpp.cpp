@@ -5,10 +5,16 @@
 // (test_wal_hpp_noexcept.cpp tests the non-throwing overloads.)
 #include "wal.hpp"
 
+#include <sys/resource.h>
+
 #include <array>
+#include <atomic>
 #include <cerrno>
+#include <chrono>
+#include <csignal>
 #include <functional>
 #include <string>
+#include <thread>
 #include <type_traits>
 #include <vector>
 
@@ -285,6 +291,156 @@ static void test_errors(const TempDir &tmp) {
     });
 }
 
+// truncate_after cuts the newest records, inside a batch too, durably;
+// the next append follows the cut; an iterator whose next record was cut
+// fails with WAL_E_RANGE; what it refuses changes nothing.
+static void test_truncate_after(const TempDir &tmp) {
+    const std::string dir = tmp.sub("cut");
+    const wal::Options opts = wal::Options().segment_size(4096);
+    wal::Log log(dir, opts);
+    for (int i = 1; i <= 4; i++) log.append(WAL_OP_PUT, "k" + std::to_string(i), std::string(1500, 'v'));
+    CHECK(log.append_batch({{WAL_OP_PUT, "b5", "5"}, {WAL_OP_PUT, "b6", "6"}, {WAL_OP_PUT, "b7", "7"},
+                            {WAL_OP_DELETE, "b8", {}}}) == 8);
+    const std::vector<Owned> all = read_all(log, 0);
+    CHECK(all.size() == 8);
+
+    EXPECT_ERROR(WAL_E_RANGE, "wal_truncate_after", "", log.truncate_after(9));
+    log.truncate_after(8);  // == last_seq: nothing to do
+    CHECK(log.last_seq() == 8 && read_all(log, 0) == all);
+
+    wal::Iterator ahead = log.iter(6);
+    std::optional<wal::Record> r = ahead.next();
+    CHECK(r && r->seq == 7);
+    wal::Iterator behind = log.iter(2);
+    log.truncate_after(6);  // inside the batch: 5 and 6 stay
+    CHECK(log.last_seq() == 6 && log.first_seq() == 1);
+    CHECK(log.append(WAL_OP_PUT, "new7", "n") == 7);
+    EXPECT_ERROR(WAL_E_RANGE, "wal_iter_next", "", ahead.next());  // its next record, 8, was cut
+    EXPECT_ERROR(WAL_E_RANGE, "wal_iter_next", "", ahead.next());  // from then on
+    std::vector<uint64_t> seqs;
+    for (const wal::Record &rec : behind) seqs.push_back(rec.seq);
+    CHECK(seqs == std::vector<uint64_t>({3, 4, 5, 6, 7}));
+    std::vector<Owned> want(all.begin(), all.begin() + 6);
+    want.push_back({7, WAL_OP_PUT, "new7", "n"});
+    CHECK(read_all(log, 0) == want);
+    log.close();
+
+    wal::Log reopened(dir, opts);  // the cut is durable: records above 6 never come back
+    CHECK(reopened.last_seq() == 7 && read_all(reopened, 0) == want);
+    uint64_t cp = reopened.checkpoint();
+    reopened.append(WAL_OP_PUT, "after", "cp");
+    EXPECT_ERROR(WAL_E_RANGE, "wal_truncate_after", "checkpoint", reopened.truncate_after(cp - 1));
+    CHECK(reopened.last_seq() == cp + 1);
+    reopened.truncate_after(cp);
+    CHECK(reopened.last_seq() == cp);
+
+    // Below first_seq - 1 is gone already; first_seq - 1 cuts every record left.
+    wal::Log front(tmp.sub("cut-front"), opts);
+    for (int i = 0; i < 6; i++) front.append(WAL_OP_PUT, "big", std::string(3000, 'x'));
+    front.truncate(3);
+    EXPECT_ERROR(WAL_E_RANGE, "wal_truncate_after", "", front.truncate_after(2));
+    front.truncate_after(3);
+    CHECK(front.last_seq() == 3 && front.first_seq() == 4 && read_all(front, 0).empty());
+    CHECK(front.append(WAL_OP_PUT, "k", "v") == 4);
+    front.close();
+    EXPECT_ERROR(WAL_E_INVALID, "wal::Log", "closed", front.truncate_after(1));
+    wal::Log ro(dir, wal::Options().read_only());
+    EXPECT_ERROR(WAL_E_READONLY, "wal_truncate_after", "", ro.truncate_after(1));
+}
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+static double ms_since(Clock::time_point start) {
+    return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+// durable_seq() follows the syncs; wait() returns when another thread's
+// append or sync brings the seq, false when its timeout runs out first.
+static void test_wait(const TempDir &tmp) {
+    wal::Log log(tmp.sub("wait"), wal::Options().sync(wal::Sync::None).segment_size(4096));
+    CHECK(log.durable_seq() == 0);
+    for (int i = 0; i < 3; i++) log.append(WAL_OP_PUT, "k", std::string(1500, 'v'));  // across segments
+    CHECK(log.last_seq() == 3 && log.durable_seq() == 0);
+    CHECK(log.wait(3, false, milliseconds(0)));   // appended: only checks
+    CHECK(!log.wait(3, true, milliseconds(0)));   // not durable yet
+    CHECK(log.wait(2, false, std::chrono::hours::max()));  // saturates, no overflow
+    CHECK(log.wait(1, false, milliseconds(-5)));  // not positive: only checks
+    CHECK(log.wait(0, true, milliseconds(0)));    // seq 0 is always there
+
+    Clock::time_point start = Clock::now();
+    CHECK(!log.wait(3, true, milliseconds(80)));
+    double waited = ms_since(start);
+    CHECK(waited >= 80 && waited < 5000);
+    start = Clock::now();
+    CHECK(!log.wait(4, false, std::chrono::microseconds(300)));  // rounded up to 1 ms, not "only check"
+    CHECK(ms_since(start) >= 1);
+    start = Clock::now();
+    CHECK(!log.wait(4, false, std::chrono::duration<double>(0.05)));
+    CHECK(ms_since(start) >= 50);
+
+    // A sync by another thread wakes a durable waiter that has no limit.
+    std::thread syncer([&] {
+        std::this_thread::sleep_for(milliseconds(50));
+        log.sync();
+    });
+    start = Clock::now();
+    log.wait(3, true);
+    CHECK(ms_since(start) >= 40 && log.durable_seq() == 3);
+    syncer.join();
+
+    // Appends by other threads wake waiters of both kinds.
+    std::atomic<int> woke{0};
+    std::thread appended([&] { woke += log.wait(5, false, std::chrono::seconds(30)); });
+    std::thread durable([&] { woke += log.wait(5, true, std::chrono::seconds(30)); });
+    std::this_thread::sleep_for(milliseconds(30));
+    CHECK(woke == 0);
+    log.append(WAL_OP_PUT, "k4");
+    log.append(WAL_OP_PUT, "k5");
+    appended.join();
+    CHECK(woke == 1 && log.durable_seq() == 3);
+    log.checkpoint();  // seq 6, and everything durable
+    durable.join();
+    CHECK(woke == 2 && log.durable_seq() == 6);
+
+    log.close();
+    EXPECT_ERROR(WAL_E_INVALID, "wal::Log", "closed", log.durable_seq());
+    EXPECT_ERROR(WAL_E_INVALID, "wal::Log", "closed", log.wait(1, false, milliseconds(1)));
+    EXPECT_ERROR(WAL_E_INVALID, "wal::Log", "closed", log.wait(1));
+
+    wal::Log ro(tmp.sub("wait"), wal::Options().read_only());
+    CHECK(ro.durable_seq() == 6 && ro.wait(6, true, milliseconds(0)) && !ro.wait(7, false, milliseconds(0)));
+}
+
+// A write failure while a thread waits for a durable seq: the waiter gets
+// WAL_E_POISONED. The failure is the kernel's (RLIMIT_FSIZE, as in
+// c_tests/test_poison.c), in a child process that keeps the limit.
+static void test_wait_poisoned(const TempDir &tmp) {
+    const std::string dir = tmp.sub("wait-poisoned");
+    CHECK(in_dying_child([&] {
+        std::signal(SIGXFSZ, SIG_IGN);
+        wal::Log log(dir, wal::Options().segment_size(1 << 20).preallocate(false));
+        struct rlimit lim = {64 * 1024, RLIM_INFINITY};
+        if (setrlimit(RLIMIT_FSIZE, &lim) != 0) _exit(1);
+        int waiter_got = 1;  // WAL_E_* of the waiter's error; 1: none
+        std::thread waiter([&] {
+            try {
+                if (!log.wait(1000000, true, std::chrono::seconds(30))) waiter_got = WAL_E_TIMEOUT;
+            } catch (const wal::Error &e) {
+                waiter_got = e.status();
+            }
+        });
+        int append_got = 1;
+        try {
+            for (int i = 0; i < 1000; i++) log.append(WAL_OP_PUT, "k", std::string(1000, 'v'));
+        } catch (const wal::Error &e) {
+            append_got = e.status();
+        }
+        waiter.join();
+        _exit(append_got == WAL_E_IO && waiter_got == WAL_E_POISONED ? 0 : 1);
+    }));
+}
+
 // wal::errc and wal::category(): the codes of wal.h, their messages, and
 // what a wal::Error carries.
 static void test_error_category() {
@@ -398,5 +554,8 @@ int main() {
     test_error_category();
     test_os_errors(tmp);
     test_open_report(tmp);
+    test_truncate_after(tmp);
+    test_wait(tmp);
+    test_wait_poisoned(tmp);
     return finish("test_wal_hpp");
 }

@@ -9,8 +9,10 @@
 #endif
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "hpp_testutil.h"
@@ -213,11 +215,76 @@ static void test_open_report(const TempDir &tmp) {
     CHECK_EC(ec, WAL_E_INVALID);
 }
 
+// durable_seq(ec) and wait(..., ec): a timeout is false with ec set to
+// wal::errc::timeout (std::errc::timed_out); success clears ec.
+static void test_wait(const TempDir &tmp) {
+    using std::chrono::milliseconds;
+    std::error_code ec = stale();
+    wal::Log log(tmp.sub("wait"), wal::Options().sync(wal::Sync::None), ec);
+    CHECK(!ec);
+    ec = stale();
+    CHECK(log.durable_seq(ec) == 0 && !ec);  // nothing durable yet: 0, not a failure
+    CHECK(log.append(WAL_OP_PUT, "k1", ec) == 1 && log.append(WAL_OP_PUT, "k2", ec) == 2 && !ec);
+
+    ec = stale();
+    CHECK(log.wait(2, false, milliseconds(0), ec) && !ec);
+    CHECK(!log.wait(2, true, milliseconds(20), ec));
+    CHECK_EC(ec, WAL_E_TIMEOUT);
+    CHECK(ec == wal::errc::timeout && ec == std::errc::timed_out && message_has("durable"));
+    CHECK(log.durable_seq(ec) == 0 && !ec);
+
+    std::thread syncer([&] {
+        std::this_thread::sleep_for(milliseconds(30));
+        std::error_code sync_ec;
+        log.sync(sync_ec);
+    });
+    ec = stale();
+    log.wait(2, true, ec);  // no limit
+    CHECK(!ec && log.durable_seq(ec) == 2);
+    syncer.join();
+    std::thread appender([&] {
+        std::this_thread::sleep_for(milliseconds(30));
+        std::error_code append_ec;
+        log.append(WAL_OP_PUT, "k3", append_ec);
+    });
+    ec = stale();
+    CHECK(log.wait(3, false, std::chrono::seconds(30), ec) && !ec && log.last_seq(ec) == 3);
+    appender.join();
+
+    log.close(ec);
+    CHECK(log.durable_seq(ec) == 0);
+    CHECK_EC(ec, WAL_E_INVALID);
+    CHECK(!log.wait(1, false, milliseconds(1), ec));
+    CHECK_EC(ec, WAL_E_INVALID);
+    ec = stale();
+    log.wait(1, false, ec);
+    CHECK_EC(ec, WAL_E_INVALID);
+}
+
+// truncate_after(seq, ec): cleared on success, WAL_E_RANGE past last_seq.
+static void test_truncate_after(const TempDir &tmp) {
+    std::error_code ec;
+    wal::Log log(tmp.sub("cut"), ec);
+    for (int i = 0; i < 5; i++) log.append(WAL_OP_PUT, "k", std::to_string(i), ec);
+    CHECK(!ec && log.last_seq(ec) == 5);
+    log.truncate_after(6, ec);
+    CHECK_EC(ec, WAL_E_RANGE);
+    CHECK(log.last_seq(ec) == 5);
+    ec = stale();
+    log.truncate_after(2, ec);
+    CHECK(!ec && log.last_seq(ec) == 2 && log.append(WAL_OP_PUT, "k", ec) == 3);
+    log.close(ec);
+    log.truncate_after(1, ec);
+    CHECK_EC(ec, WAL_E_INVALID);
+}
+
 int main() {
     TempDir tmp;
     test_open_and_close(tmp);
     test_write_and_read(tmp);
     test_loop_ends_at_an_error(tmp);
     test_open_report(tmp);
+    test_truncate_after(tmp);
+    test_wait(tmp);
     return finish("test_wal_hpp_noexcept");
 }

@@ -57,6 +57,21 @@ pub trait FsFile: Send + Sync {
     fn start_writeback(&self, _offset: u64, _len: u64) -> io::Result<()> {
         Ok(())
     }
+    /// Makes `offset..offset + len` read as zeros without changing the
+    /// file's size, keeping its blocks where the file system can
+    /// (fallocate ZERO_RANGE: no data is written). `Unsupported` where it
+    /// cannot be done cheaply. The default writes the zeros.
+    fn zero_range(&self, offset: u64, len: u64) -> io::Result<()> {
+        const CHUNK: u64 = 1 << 20;
+        let zeros = vec![0u8; len.min(CHUNK) as usize];
+        let mut at = offset;
+        while at < offset + len {
+            let n = (offset + len - at).min(CHUNK) as usize;
+            self.write_all_at(&zeros[..n], at)?;
+            at += n as u64;
+        }
+        Ok(())
+    }
     /// The first range of the file at or after `offset` that may hold data
     /// (`start..end`), skipping holes a sparse file has (SEEK_DATA and
     /// SEEK_HOLE); None past the last one. Holes read as zeros, so a reader

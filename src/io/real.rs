@@ -72,6 +72,28 @@ impl FsFile for File {
         }
     }
 
+    fn zero_range(&self, offset: u64, len: u64) -> io::Result<()> {
+        let range = |v: u64| libc::off_t::try_from(v).map_err(|_| io::Error::from_raw_os_error(libc::EFBIG));
+        let (offset, len) = (range(offset)?, range(len)?);
+        // ZERO_RANGE (ext4, xfs) marks the blocks unwritten; PUNCH_HOLE
+        // (btrfs, tmpfs) frees them. Either way nothing is written.
+        for mode in [libc::FALLOC_FL_ZERO_RANGE, libc::FALLOC_FL_PUNCH_HOLE] {
+            loop {
+                // SAFETY: fallocate on a valid descriptor with in-range arguments.
+                if unsafe { libc::fallocate(self.as_raw_fd(), mode | libc::FALLOC_FL_KEEP_SIZE, offset, len) } == 0 {
+                    return Ok(());
+                }
+                let err = io::Error::last_os_error();
+                match err.raw_os_error() {
+                    Some(libc::EINTR) => continue,
+                    Some(libc::EOPNOTSUPP) | Some(libc::ENOSYS) => break,
+                    _ => return Err(err),
+                }
+            }
+        }
+        Err(io::Error::from(io::ErrorKind::Unsupported))
+    }
+
     fn data_after(&self, offset: u64) -> io::Result<Option<(u64, u64)>> {
         let size = self.size()?;
         if offset >= size {

@@ -38,7 +38,8 @@
 // and, for an ErrIO, the OS error as a syscall.Errno that Unwrap returns.
 // Test them with errors.Is against ErrInvalid, ErrIO, ErrCorrupt,
 // ErrLocked, ErrPoisoned, ErrRange, ErrReadOnly and ErrInternal, and
-// against the standard library's errors:
+// against the standard library's errors (Wait's, when its context ends
+// first, match the context's error, and ErrTimeout for a deadline):
 //
 //	_, err := wal.Open(dir, &wal.Options{NoCreate: true})
 //	if errors.Is(err, fs.ErrNotExist) { ... } // ENOENT: no such directory

@@ -58,6 +58,7 @@ var (
 	ErrRange    error = codeError(C.WAL_E_RANGE)    // a seq out of range, or a record too large
 	ErrReadOnly error = codeError(C.WAL_E_READONLY) // a write on a read-only log
 	ErrInternal error = codeError(C.WAL_E_INTERNAL) // a bug inside libwal
+	ErrTimeout  error = codeError(C.WAL_E_TIMEOUT)  // a Wait whose context's deadline passed first
 )
 
 // ErrClosed is returned by calls on a WAL after Close, and by Iter.Err

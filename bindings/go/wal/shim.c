@@ -50,6 +50,10 @@ gowal_result gowal_truncate(wal_t *w, uint64_t upto_seq) {
     return status_result(wal_truncate(w, upto_seq));
 }
 
+gowal_result gowal_truncate_after(wal_t *w, uint64_t seq) {
+    return status_result(wal_truncate_after(w, seq));
+}
+
 gowal_result gowal_sync(wal_t *w) {
     return status_result(wal_sync(w));
 }
@@ -64,4 +68,8 @@ gowal_result gowal_iter_next(wal_iter_t *it, wal_record_t *out) {
 
 gowal_result gowal_open_report(wal_t *w, wal_open_report_t *out) {
     return status_result(wal_open_report(w, out));
+}
+
+gowal_result gowal_wait(wal_t *w, uint64_t seq, uint32_t durable, int64_t timeout_ms) {
+    return status_result(wal_wait(w, seq, durable, timeout_ms));
 }

@@ -26,9 +26,11 @@ gowal_result gowal_append(wal_t *w, uint8_t op, const void *key, size_t key_len,
 gowal_result gowal_append_batch(wal_t *w, const wal_entry_t *entries, size_t count);
 gowal_result gowal_checkpoint(wal_t *w);
 gowal_result gowal_truncate(wal_t *w, uint64_t upto_seq);
+gowal_result gowal_truncate_after(wal_t *w, uint64_t seq);
 gowal_result gowal_sync(wal_t *w);
 gowal_result gowal_iter_open(wal_t *w, uint64_t after_seq, wal_iter_t **out);
 gowal_result gowal_iter_next(wal_iter_t *it, wal_record_t *out);
 gowal_result gowal_open_report(wal_t *w, wal_open_report_t *out);
+gowal_result gowal_wait(wal_t *w, uint64_t seq, uint32_t durable, int64_t timeout_ms);
 
 #endif

@@ -158,6 +158,19 @@ func (w *WAL) Truncate(upToSeq uint64) error {
 	return err
 }
 
+// TruncateAfter durably discards every record with seq > seq, the newest
+// ones (a Raft follower's log cut where it conflicts with the leader's):
+// none of them is ever replayed again, every record up to seq stays
+// intact, and the next append gets seq+1. A crash during the call leaves
+// the log as it was or as it is on return. seq == LastSeq does nothing;
+// seq past LastSeq, below FirstSeq-1 or below the newest checkpoint
+// record is ErrRange. An Iter whose next record was cut fails with
+// ErrRange.
+func (w *WAL) TruncateAfter(seq uint64) error {
+	_, err := w.call(func(h *C.wal_t) C.gowal_result { return C.gowal_truncate_after(h, C.uint64_t(seq)) })
+	return err
+}
+
 // Sync makes every record appended so far durable.
 func (w *WAL) Sync() error {
 	_, err := w.call(func(h *C.wal_t) C.gowal_result { return C.gowal_sync(h) })

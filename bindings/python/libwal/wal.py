@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import ctypes
+import math
 import os
 import threading
+import time
 import warnings
 from contextlib import contextmanager
 from typing import (Callable, ContextManager, Dict, Iterable, Iterator, NamedTuple, Optional,
                     Tuple, Union)
 
 from . import _native
-from .constants import E_INVALID, OK, Op
+from .constants import E_INVALID, E_TIMEOUT, OK, Op
 from .errors import InvalidError, WalError, error_for
 
 Buffer = Union[bytes, bytearray, memoryview]
@@ -82,6 +84,10 @@ def _as_uint(what: str, value: int, bits: int) -> int:
 
 
 _NAMED_OPS: Dict[int, Op] = {int(op): op for op in Op}
+
+# The longest one wal_wait call made by Wal.wait lasts: how soon a wait
+# notices close() and lets the main thread run a signal handler (Ctrl-C).
+_WAIT_SLICE_S = 0.1
 
 
 def _record(c: _native.CRecord) -> Record:
@@ -257,6 +263,18 @@ class Wal:
         with self._use() as w:
             self._check_status(self._lib.wal_truncate(w, upto_seq))
 
+    def truncate_after(self, seq: int) -> None:
+        """Discards every record with seq > `seq` (the newest ones), durably:
+        none of them is ever replayed again, every record up to `seq` stays
+        intact, and the next append gets seq + 1. A crash during the call
+        leaves the log as it was or as it is on return. `seq` == last_seq
+        does nothing; past last_seq, below first_seq - 1 or below the newest
+        checkpoint record it raises RangeError. An iterator whose next record
+        was cut raises RangeError."""
+        seq = _as_uint("seq", seq, 64)
+        with self._use() as w:
+            self._check_status(self._lib.wal_truncate_after(w, seq))
+
     def sync(self) -> None:
         """Makes every record appended so far durable."""
         with self._use() as w:
@@ -273,6 +291,41 @@ class Wal:
         """The lowest seq a replay can return; last_seq + 1 when none."""
         with self._use() as w:
             return int(self._lib.wal_first_seq(w))
+
+    @property
+    def durable_seq(self) -> int:
+        """The durable watermark: every seq at or below it is on disk,
+        synced; 0 when none is. A writable open starts it at the recovered
+        last_seq; a read-only one reports the last_seq it found."""
+        with self._use() as w:
+            return int(self._lib.wal_durable_seq(w))
+
+    def wait(self, seq: int, durable: bool = False, timeout: Optional[float] = None) -> None:
+        """Blocks until last_seq >= seq (durable false) or durable_seq >= seq
+        (durable true). Appends and syncs through this Wal wake it; any number
+        of threads may wait at once, and the GIL is released while it waits,
+        so other threads run meanwhile (appending, for instance).
+
+        timeout is in seconds: None waits as long as it takes, 0 (or less)
+        only checks. Raises WalTimeoutError (a TimeoutError) when the time
+        runs out, PoisonedError if a write or sync failed before the seq
+        arrived, InvalidError if the log is or gets closed (close() does not
+        wait for a wait to end; the wait notices within 0.1 s)."""
+        seq = _as_uint("seq", seq, 64)
+        flag = int(bool(durable))
+        if timeout is not None and math.isnan(timeout):
+            raise InvalidError(E_INVALID, "timeout is NaN")
+        deadline = None if timeout is None else time.monotonic() + max(timeout, 0.0)
+        while True:
+            left = _WAIT_SLICE_S if deadline is None else min(deadline - time.monotonic(), _WAIT_SLICE_S)
+            # Whole milliseconds, rounded up: a wait of 0.3 ms waits rather than only checks.
+            left_ms = max(0, math.ceil(left * 1000))
+            with self._use() as w:
+                status = self._lib.wal_wait(w, seq, flag, left_ms)
+                if status == OK:
+                    return
+                if status != E_TIMEOUT or (deadline is not None and time.monotonic() >= deadline):
+                    raise _failure(self.path, status)
 
     def open_report(self) -> OpenReport:
         """What the open of this log found and did: a clean close or not,

@@ -1,0 +1,413 @@
+//! Cutting the newest records (`wal_truncate_after`): a follower whose log
+//! conflicts with a new leader's discards its suffix.
+//!
+//! A cut is made durable the way a truncate's floor is: before any segment
+//! changes, `wal.meta` records what the cut will do (a `CutIntent`: which
+//! segment is cut to which length, and the header that replaces a batch's
+//! own when the cut falls inside it); then the newer segments are deleted,
+//! the frame header rewritten, the segment cut to its new length and
+//! synced; then `wal.meta` drops the intent. A crash before the intent is
+//! durable leaves the old log; after it, the next writable open finishes
+//! the cut before it reads anything (every step can be done again), and a
+//! read-only open sees the log through the intent (`CutView`) without
+//! changing a file. So a crash leaves either the old log or the new one.
+
+use crate::active::Active;
+use crate::error::{Error, Result};
+use crate::format::{self, CutIntent, SegmentHeader, FRAME_HEADER_LEN, OP_CHECKPOINT};
+use crate::io::{read_full_at, Fs, FsFile, OpenMode};
+use crate::log::{State, Wal};
+use crate::meta;
+use crate::open::space;
+use crate::segment::{self, SegmentInfo, SegmentReader, Step};
+use std::any::Any;
+use std::ffi::OsString;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// The cuts made through a handle, for its iterators: one that was open
+/// across a cut and whose next record lies above the cut's seq must not
+/// return the records appended after it as if they followed.
+#[derive(Default)]
+pub(crate) struct Cuts {
+    epoch: AtomicU64,
+    /// The seq each cut kept, in order: cut `i` moved the epoch to `i + 1`.
+    seqs: Mutex<Vec<u64>>,
+}
+
+impl Cuts {
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::SeqCst)
+    }
+
+    /// Bumped before the cut changes any file, so that a reader who checks
+    /// the epoch after reading knows whether what it read may be changed.
+    fn record(&self, seq: u64) {
+        let mut seqs = self.seqs.lock().unwrap_or_else(|p| p.into_inner());
+        seqs.push(seq);
+        self.epoch.store(seqs.len() as u64, Ordering::SeqCst);
+    }
+
+    /// The lowest seq kept by the cuts made after `epoch` (None: none was).
+    pub fn lowest_since(&self, epoch: u64) -> Option<u64> {
+        let seqs = self.seqs.lock().unwrap_or_else(|p| p.into_inner());
+        seqs.get(epoch as usize..).and_then(|s| s.iter().min().copied())
+    }
+}
+
+/// Blocks group commits while a cut runs (a leader that started before it
+/// would mark seqs durable that the cut discards), and lets them go again.
+struct SyncsHeld<'a>(&'a crate::log::Inner, u64);
+
+impl Drop for SyncsHeld<'_> {
+    fn drop(&mut self) {
+        let mut s = self.0.sync_state();
+        s.syncing = false;
+        s.synced = s.synced.min(self.1);
+        self.0.sync_done.notify_all();
+        drop(s);
+        self.0.waiters.notify();
+    }
+}
+
+impl Wal {
+    /// Discards every record with seq > `seq`, durably; the next append
+    /// gets `seq` + 1. A crash at any instant leaves the log as it was or as
+    /// it is on return. `seq` must lie between first_seq - 1 and last_seq,
+    /// and not below the newest checkpoint record: `Range` otherwise.
+    pub fn truncate_after(&self, seq: u64) -> Result<()> {
+        let inner = &self.inner;
+        inner.check_writable()?;
+        let _one_at_a_time = inner.truncating.lock().unwrap_or_else(|p| p.into_inner());
+        let (first, last, recovered_upto) = {
+            let st = inner.state();
+            (st.first_seq(inner.floor.load(Ordering::SeqCst)), st.last_seq(), st.recovered_upto)
+        };
+        if seq > last {
+            return Err(Error::range(format!("cannot cut after seq {seq}: the last seq is {last}")));
+        }
+        if seq == last {
+            return Ok(());
+        }
+        if seq + 1 < first {
+            return Err(Error::range(format!(
+                "cannot cut after seq {seq}: records up to seq {} were truncated",
+                first - 1
+            )));
+        }
+        // Records appended since the open are known; older ones are read
+        // (only those the cut would discard).
+        if recovered_upto > seq {
+            self.refuse_checkpoints_between(seq, recovered_upto)?;
+        }
+        let _held = self.hold_syncs(seq);
+        let mut st = inner.state();
+        inner.check_writable()?;
+        if st.newest_checkpoint > seq {
+            return Err(Error::range(format!(
+                "cannot cut after seq {seq}: checkpoint record {} lies above it (an engine stored that seq with \
+                 its state)",
+                st.newest_checkpoint
+            )));
+        }
+        // A failure part-way leaves the log on disk unknown to this handle
+        // (the intent, once recorded, is finished by the next open).
+        self.cut_locked(&mut st, seq).inspect_err(|_| inner.poison())
+    }
+
+    fn refuse_checkpoints_between(&self, seq: u64, upto: u64) -> Result<()> {
+        let mut it = self.iter(seq)?;
+        while let Some(record) = it.next()? {
+            if record.seq > upto {
+                break;
+            }
+            if record.op == OP_CHECKPOINT {
+                return Err(Error::range(format!(
+                    "cannot cut after seq {seq}: checkpoint record {} lies above it (an engine stored that seq \
+                     with its state)",
+                    record.seq
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits for a running group commit to finish and keeps new ones out.
+    fn hold_syncs(&self, seq: u64) -> SyncsHeld<'_> {
+        let inner = &*self.inner;
+        let mut s = inner.sync_state();
+        while s.syncing {
+            s = inner.sync_done.wait(s).unwrap_or_else(|p| p.into_inner());
+        }
+        s.syncing = true;
+        SyncsHeld(inner, seq)
+    }
+
+    fn cut_locked(&self, st: &mut State, seq: u64) -> Result<()> {
+        let inner = &*self.inner;
+        let (fs, dir) = (&*inner.fs, &inner.dir);
+        // What the cut keeps must be durable before the intent refers to it.
+        if let Some(active) = st.active.as_mut() {
+            active.flush()?;
+            inner.sync_segment(&*active.file, &active.path)?;
+            active.synced_end = active.end;
+        }
+        let k = st.segments.partition_point(|s| s.first_seq <= seq + 1).saturating_sub(1);
+        let seg = st.segments[k].clone();
+        let intent = plan(fs, &seg, seq)?;
+        let later: Vec<SegmentInfo> = st.segments[k + 1..].to_vec();
+        // The segment the log goes on in, opened before anything changes.
+        let file = match st.active.as_ref() {
+            Some(active) if active.id == seg.id => active.file.clone(),
+            _ => fs.open(&seg.path, OpenMode::WRITE).map_err(|e| Error::io("open segment", &seg.path, e))?,
+        };
+        let mut space = space(&inner.opts, &*file, &seg.path)?;
+        space.allocated = space.allocated.min(intent.end);
+        // LOCK's mark names the newest segment and its end: both change.
+        inner.retire_clean_mark(|_| true)?;
+        inner.cuts.record(seq);
+        let floor = inner.floor.load(Ordering::SeqCst);
+        meta::write_meta(fs, dir, floor, Some(&intent))?;
+        apply(fs, dir, &seg, &intent, &later)?;
+        meta::write_meta(fs, dir, floor, None)?;
+
+        st.segments.truncate(k + 1);
+        let ids = (seg.first_seq, seg.id, intent.segment.salt);
+        // Everything up to the new end is durable; no frame says so yet
+        // (proof 0), so the next sync records it.
+        st.active = Some(Active::new(file, seg.path.clone(), ids, intent.end, 0, space));
+        st.next_seq = seq + 1;
+        st.unsynced = 0;
+        st.recovered_upto = st.recovered_upto.min(seq);
+        Ok(())
+    }
+}
+
+/// Where the cut goes in `seg`, the segment holding seq + 1: at the start of
+/// the frame holding it, or, inside a batch, after the batch's entries up
+/// to `seq` (that frame's header is rewritten to hold only them).
+fn plan(fs: &dyn Fs, seg: &SegmentInfo, seq: u64) -> Result<CutIntent> {
+    let mut reader = SegmentReader::open(fs, seg, None)?;
+    let segment = SegmentHeader { first_seq: seg.first_seq, salt: reader.salt() };
+    let mut expected = seg.first_seq;
+    loop {
+        let at = reader.position();
+        match reader.skip(expected)? {
+            Ok(next) if next <= seq + 1 => expected = next,
+            Ok(_) => {
+                reader.seek(at);
+                let Step::Frame(frame) = reader.next(expected)? else {
+                    return Err(Error::corrupt(&seg.path, format!("the frame at offset {at} changed while read")));
+                };
+                let first = frame.header.first_seq;
+                if first == seq + 1 {
+                    return Ok(CutIntent { seq, segment, offset: frame.offset, end: frame.offset, header: None });
+                }
+                let keep = (seq + 1 - first) as u32;
+                let Some((header, len)) = format::shortened_frame_header(&frame.header, reader.payload(), keep, segment.salt)
+                else {
+                    return Err(Error::corrupt(&seg.path, format!("the batch at offset {} lost its entries", frame.offset)));
+                };
+                let end = frame.offset + FRAME_HEADER_LEN as u64 + len;
+                return Ok(CutIntent { seq, segment, offset: frame.offset, end, header: Some(header) });
+            }
+            Err(stop) => {
+                return Err(Error::corrupt(
+                    &seg.path,
+                    format!(
+                        "damaged record at offset {} ({}), expected seq {expected}, before seq {}, where the cut goes",
+                        stop.offset,
+                        stop.reason,
+                        seq + 1
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+/// Makes the files what `intent` says: the segments after `seg` deleted
+/// (newest first), the shortened batch's header written, `seg` cut to its
+/// new end, all durable. Each step can be done again after a crash.
+fn apply(fs: &dyn Fs, dir: &Path, seg: &SegmentInfo, intent: &CutIntent, later: &[SegmentInfo]) -> Result<()> {
+    for doomed in later.iter().rev() {
+        match fs.remove_file(&doomed.path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io("remove segment", &doomed.path, e)),
+        }
+    }
+    let file = fs.open(&seg.path, OpenMode::WRITE).map_err(|e| Error::io("open segment", &seg.path, e))?;
+    if let Some(header) = &intent.header {
+        file.write_all_at(header, intent.offset).map_err(|e| Error::io("write to", &seg.path, e))?;
+    }
+    file.set_len(intent.end).map_err(|e| Error::io("cut", &seg.path, e))?;
+    file.sync_all().map_err(|e| Error::io("fsync", &seg.path, e))?;
+    if !later.is_empty() {
+        segment::sync_dir(fs, dir)?;
+    }
+    Ok(())
+}
+
+/// An open that finds a cut recorded in `wal.meta` (its writer died during
+/// `truncate_after`): checks that the segment it cuts is there, the same
+/// one (its salt) and long enough, then finishes the cut and drops the
+/// intent.
+pub(crate) fn finish(fs: &dyn Fs, dir: &Path, floor: u64, intent: &CutIntent) -> Result<()> {
+    let (seg, later) = check(fs, dir, intent)?;
+    apply(fs, dir, &seg, intent, &later)?;
+    meta::write_meta(fs, dir, floor, None)
+}
+
+/// The segment the intent cuts and the newer ones it deletes.
+fn check(fs: &dyn Fs, dir: &Path, intent: &CutIntent) -> Result<(SegmentInfo, Vec<SegmentInfo>)> {
+    let segments = segment::list_segments(fs, dir)?;
+    let first_seq = intent.segment.first_seq;
+    let meta_path = dir.join(meta::META_FILE);
+    let bad = |why: String| Error::corrupt(&meta_path, format!("records a cut after seq {} that {why}", intent.seq));
+    let Some(seg) = segments.iter().find(|s| s.first_seq == first_seq).cloned() else {
+        return Err(bad(format!("cannot be finished: its segment {} is missing", segment::segment_name(first_seq))));
+    };
+    let file = fs.open(&seg.path, OpenMode::READ).map_err(|e| Error::io("open segment", &seg.path, e))?;
+    let mut head = [0u8; format::SEGMENT_HEADER_LEN];
+    let n = read_full_at(&*file, &mut head, 0).map_err(|e| Error::io("read", &seg.path, e))?;
+    match format::decode_segment_header(&head[..n]) {
+        Ok(h) if h == intent.segment => {}
+        _ => return Err(bad(format!("does not match the header of {}", seg.path.display()))),
+    }
+    let len = file.size().map_err(|e| Error::io("stat", &seg.path, e))?;
+    if len < intent.end {
+        return Err(bad(format!("ends at offset {}, but {} is only {len} bytes long", intent.end, seg.path.display())));
+    }
+    // The frame header the cut rewrites may hold the old header, the new
+    // one or, after a power cut during its write, a mix: it is written again
+    // (its payload, which the new header's checksum covers, was synced
+    // before the intent was recorded).
+    let later = segments.into_iter().filter(|s| s.first_seq > first_seq).collect();
+    Ok((seg, later))
+}
+
+/// The file system as a finished cut leaves it, for a read-only open that
+/// finds a cut recorded (it changes no file): the segments after the cut's
+/// are not listed, and the cut segment reads as cut, its shortened batch's
+/// header in place.
+pub(crate) struct CutView {
+    fs: Arc<dyn Fs>,
+    dir: PathBuf,
+    intent: CutIntent,
+}
+
+impl CutView {
+    pub fn new(fs: Arc<dyn Fs>, dir: &Path, intent: CutIntent) -> CutView {
+        CutView { fs, dir: dir.to_path_buf(), intent }
+    }
+
+    fn is_cut_segment(&self, path: &Path) -> bool {
+        path.parent() == Some(&self.dir)
+            && path.file_name().is_some_and(|n| *n == *segment::segment_name(self.intent.segment.first_seq))
+    }
+}
+
+impl Fs for CutView {
+    fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Arc<dyn FsFile>> {
+        let file = self.fs.open(path, mode)?;
+        if !self.is_cut_segment(path) {
+            return Ok(file);
+        }
+        Ok(Arc::new(CutFile { file, intent: self.intent }))
+    }
+
+    fn is_dir(&self, path: &Path) -> io::Result<bool> {
+        self.fs.is_dir(path)
+    }
+
+    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
+        self.fs.create_dir_all(path)
+    }
+
+    fn list(&self, dir: &Path) -> io::Result<Vec<OsString>> {
+        let names = self.fs.list(dir)?;
+        let cut_name = segment::segment_name(self.intent.segment.first_seq);
+        // Segment names sort in log order: those after the cut's are gone.
+        Ok(names
+            .into_iter()
+            .filter(|n| !(n.len() == cut_name.len() && n.to_str().is_some_and(|s| s.ends_with(".wal") && *s > *cut_name)))
+            .collect())
+    }
+
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        self.fs.remove_file(path)
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.fs.rename(from, to)
+    }
+
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        self.fs.sync_dir(dir)
+    }
+
+    fn lock(&self, path: &Path) -> io::Result<Box<dyn Any + Send + Sync>> {
+        self.fs.lock(path)
+    }
+}
+
+/// The cut segment as the cut leaves it.
+struct CutFile {
+    file: Arc<dyn FsFile>,
+    intent: CutIntent,
+}
+
+impl FsFile for CutFile {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        let end = self.intent.end;
+        if offset >= end {
+            return Ok(0);
+        }
+        let len = buf.len().min((end - offset) as usize);
+        let n = self.file.read_at(&mut buf[..len], offset)?;
+        if let Some(header) = &self.intent.header {
+            // The part of [offset, offset + n) that the new header covers.
+            let (h0, h1) = (self.intent.offset, self.intent.offset + FRAME_HEADER_LEN as u64);
+            let (from, to) = (offset.max(h0), (offset + n as u64).min(h1));
+            if from < to {
+                let dst = &mut buf[(from - offset) as usize..(to - offset) as usize];
+                dst.copy_from_slice(&header[(from - h0) as usize..(to - h0) as usize]);
+            }
+        }
+        Ok(n)
+    }
+
+    fn write_all_at(&self, _: &[u8], _: u64) -> io::Result<()> {
+        Err(io::Error::from_raw_os_error(libc::EROFS))
+    }
+
+    fn sync_data(&self) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn sync_all(&self) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn set_len(&self, _: u64) -> io::Result<()> {
+        Err(io::Error::from_raw_os_error(libc::EROFS))
+    }
+
+    fn allocate(&self, _: u64) -> io::Result<()> {
+        Err(io::Error::from_raw_os_error(libc::EROFS))
+    }
+
+    fn size(&self) -> io::Result<u64> {
+        Ok(self.file.size()?.min(self.intent.end))
+    }
+
+    fn data_after(&self, offset: u64) -> io::Result<Option<(u64, u64)>> {
+        if offset >= self.intent.end {
+            return Ok(None);
+        }
+        Ok(self.file.data_after(offset)?.filter(|&(start, _)| start < self.intent.end).map(|(s, e)| (s, e.min(self.intent.end))))
+    }
+}

@@ -1,0 +1,105 @@
+//! Recycling truncated segments. A truncate renames a segment it frees to
+//! a *spare* (`NNNNNNNNNNNNNNNNNNNN.spare`) instead of deleting it, and a
+//! later rotation takes a spare for the new segment. Deleting a 64 MiB file
+//! frees its blocks, which on a file system mounted with `discard` costs a
+//! discard of each extent when the deletion commits (about 15 ms here);
+//! renaming it frees nothing.
+//!
+//! A spare is never read as part of the log: it does not end in `.wal`. Its
+//! old frames can never be read as records of the segment it becomes: the
+//! rotation zeroes its data (fallocate ZERO_RANGE, or PUNCH_HOLE: no data
+//! written, the blocks stay allocated where the file system can) and gives
+//! it a new header, with a new salt, and syncs both before the rename that
+//! makes it a segment. So what a recycled segment holds past its frames
+//! reads as zeros, like a new segment's preallocated space.
+
+use crate::error::{Error, Result};
+use crate::format;
+use crate::io::{Fs, OpenMode};
+use crate::segment::{self, Created, SegmentInfo};
+use std::io::ErrorKind;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+const SUFFIX: &str = ".spare";
+/// Spares a log keeps for later segments; segments a truncate frees beyond
+/// these are deleted.
+pub const MAX_SPARES: usize = 2;
+
+fn spare_name(first_seq: u64) -> String {
+    format!("{first_seq:020}{SUFFIX}")
+}
+
+/// The spare files in `dir`, in name order.
+pub fn list_spares(fs: &dyn Fs, dir: &Path) -> Result<Vec<PathBuf>> {
+    let names = fs.list(dir).map_err(|e| Error::io("list directory", dir, e))?;
+    let mut spares: Vec<PathBuf> =
+        names.iter().filter(|n| n.as_bytes().ends_with(SUFFIX.as_bytes())).map(|n| dir.join(n)).collect();
+    spares.sort();
+    Ok(spares)
+}
+
+/// Takes a segment a truncate freed out of the log: renamed to a spare
+/// while the log keeps fewer than MAX_SPARES (`spares` counts them), else
+/// deleted. Neither needs to be durable: the floor is, and a crash that
+/// brings the segment back under its own name leaves it below the floor,
+/// where the next open deletes it.
+pub fn retire(fs: &dyn Fs, dir: &Path, seg: &SegmentInfo, spares: &mut usize) -> Result<()> {
+    if *spares < MAX_SPARES {
+        let spare = dir.join(spare_name(seg.first_seq));
+        fs.rename(&seg.path, &spare).map_err(|e| Error::io("rename to a spare", &seg.path, e))?;
+        *spares += 1;
+        return Ok(());
+    }
+    fs.remove_file(&seg.path).map_err(|e| Error::io("remove segment", &seg.path, e))
+}
+
+/// A new segment made of a spare, if there is one: its data zeroed, a new
+/// header (a new salt) written and synced, then renamed to the segment's
+/// name and the directory synced, so that a crash leaves either the spare
+/// or a valid empty segment. None when there is no spare, or when the file
+/// system cannot zero one without writing it (the spare is deleted then).
+pub fn reuse(fs: &dyn Fs, dir: &Path, first_seq: u64, segment_size: u64) -> Result<Option<Created>> {
+    let Some(spare) = list_spares(fs, dir)?.into_iter().next() else { return Ok(None) };
+    let target = dir.join(segment::segment_name(first_seq));
+    match fs.open(&target, OpenMode::READ) {
+        Err(e) if e.kind() == ErrorKind::NotFound => {}
+        Ok(_) => return Err(Error::io("create segment", &target, std::io::Error::from_raw_os_error(libc::EEXIST))),
+        Err(e) => return Err(Error::io("open", &target, e)),
+    }
+    let file = fs.open(&spare, OpenMode::WRITE).map_err(|e| Error::io("open spare", &spare, e))?;
+    let mut len = file.size().map_err(|e| Error::io("stat", &spare, e))?;
+    if len > segment_size {
+        // The spare held a record larger than a segment.
+        file.set_len(segment_size).map_err(|e| Error::io("shrink spare", &spare, e))?;
+        len = segment_size;
+    }
+    let header_len = format::SEGMENT_HEADER_LEN as u64;
+    if len > header_len {
+        match file.zero_range(header_len, len - header_len) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::Unsupported => {
+                drop(file);
+                fs.remove_file(&spare).map_err(|e| Error::io("remove spare", &spare, e))?;
+                return Ok(None);
+            }
+            Err(e) => return Err(Error::io("zero spare", &spare, e)),
+        }
+    }
+    let salt = segment::new_salt();
+    let header = format::encode_segment_header(first_seq, salt);
+    file.write_all_at(&header, 0).map_err(|e| Error::io("write segment header of", &spare, e))?;
+    file.sync_data().map_err(|e| Error::io("fdatasync", &spare, e))?;
+    fs.rename(&spare, &target).map_err(|e| Error::io("rename spare to", &target, e))?;
+    segment::sync_dir(fs, dir)?;
+    Ok(Some(Created { file, info: SegmentInfo::new(first_seq, target), salt }))
+}
+
+/// Deletes spares beyond MAX_SPARES (a crash may leave more), at open.
+pub fn trim(fs: &dyn Fs, dir: &Path) -> Result<()> {
+    let spares = list_spares(fs, dir)?;
+    for extra in spares.iter().skip(MAX_SPARES) {
+        fs.remove_file(extra).map_err(|e| Error::io("remove spare", extra, e))?;
+    }
+    Ok(())
+}
