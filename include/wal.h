@@ -265,6 +265,54 @@ typedef struct wal_record_t {
  */
 typedef int (*wal_replay_fn)(void *ctx, const struct wal_record_t *record);
 
+/**
+ * Counters since wal_open, for monitoring. Filled by wal_stats.
+ */
+typedef struct wal_stats_t {
+  /**
+   * Records appended (batch entries one each, checkpoints too).
+   */
+  uint64_t records_appended;
+  /**
+   * Key + value bytes of those records.
+   */
+  uint64_t bytes_appended;
+  /**
+   * Bytes written to segment files (headers, frames, zeros).
+   */
+  uint64_t bytes_written;
+  /**
+   * fdatasyncs of segment files.
+   */
+  uint64_t syncs;
+  /**
+   * fdatasync latency, microseconds, from a histogram (buckets at most
+   * 1/16 of their value wide; 0 before any sync).
+   */
+  uint64_t sync_us_p50;
+  uint64_t sync_us_p99;
+  /**
+   * The slowest fdatasync, exactly.
+   */
+  uint64_t sync_us_max;
+  /**
+   * Most records made durable by one fdatasync.
+   */
+  uint64_t group_max;
+  /**
+   * Segment files in the log now.
+   */
+  uint64_t segments;
+  /**
+   * Bytes the segment files occupy on disk now (their blocks).
+   */
+  uint64_t disk_bytes;
+  /**
+   * Reserved: zero; more counters may follow here.
+   */
+  uint64_t reserved[6];
+} wal_stats_t;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -453,6 +501,17 @@ void wal_iter_close(struct wal_iter_t *it);
  * The callback may append to the same handle; it must not close it.
  */
 int wal_replay(struct wal_t *w, uint64_t after_seq, wal_replay_fn fn, void *ctx);
+
+/**
+ * Fills `*out` with the handle's counters since wal_open (appends, bytes
+ * written to and fdatasyncs of segment files, fdatasync latency p50, p99
+ * and max, the largest group commit) and the segments now (how many, the
+ * bytes they occupy on disk). Costs one stat per segment file; any thread,
+ * at any time, read-only handles too.
+ * Returns WAL_OK; WAL_E_INVALID for a NULL argument; WAL_E_IO when a
+ * segment file cannot be stat'ed (`*out` is then left unchanged).
+ */
+int wal_stats(struct wal_t *w, struct wal_stats_t *out);
 
 /**
  * The status code of the calling thread's last failed call (WAL_OK if none

@@ -253,6 +253,22 @@ struct OpenReport {
     uint64_t salvage_dropped_from = 0;  // SALVAGE: the first seq dropped (handed out again); 0: none
 };
 
+// A log's counters since its open (wal_stats), for monitoring, and its
+// segment files now. records_appended / syncs is how many records group
+// commit made durable per fdatasync.
+struct Stats {
+    uint64_t records_appended = 0;  // records appended (batch entries one each, checkpoints too)
+    uint64_t bytes_appended = 0;    // key + value bytes of those records
+    uint64_t bytes_written = 0;     // bytes written to segment files (headers, frames, zeros)
+    uint64_t syncs = 0;             // fdatasyncs of segment files
+    uint64_t sync_us_p50 = 0;       // fdatasync latency in microseconds, from a histogram
+    uint64_t sync_us_p99 = 0;
+    uint64_t sync_us_max = 0;       // the slowest fdatasync, exactly
+    uint64_t group_max = 0;         // most records made durable by one fdatasync
+    uint64_t segments = 0;          // segment files in the log now
+    uint64_t disk_bytes = 0;        // bytes the segment files occupy on disk now
+};
+
 namespace detail {
 inline std::string_view view(const uint8_t *data, size_t size) noexcept {
     return size == 0 ? std::string_view() : std::string_view(reinterpret_cast<const char *>(data), size);
@@ -592,6 +608,21 @@ public:
         return to_report(raw);
     }
 
+    // The counters since the open and the segment files now (one stat per
+    // segment file).
+#if WAL_HPP_EXCEPTIONS
+    Stats stats() const {
+        wal_stats_t raw{};
+        detail::check(wal_stats(handle(), &raw), "wal_stats");
+        return to_stats(raw);
+    }
+#endif
+    Stats stats(std::error_code &ec) const noexcept {
+        wal_stats_t raw{};
+        if (!detail::set_status(wal_stats(w_, &raw), ec)) return Stats{};
+        return to_stats(raw);
+    }
+
     // Records with seq > after (0: every record kept), in seq order,
     // checkpoints included. The iterator may outlive the Log.
 #if WAL_HPP_EXCEPTIONS
@@ -678,6 +709,11 @@ private:
     }
     static OpenReport to_report(const wal_open_report_t &r) noexcept {
         return OpenReport{r.clean_close != 0, r.tail_cut != 0, r.cut_offset, r.bytes_cut, r.salvage_dropped_from};
+    }
+
+    static Stats to_stats(const wal_stats_t &s) noexcept {
+        return Stats{s.records_appended, s.bytes_appended, s.bytes_written, s.syncs,      s.sync_us_p50,
+                     s.sync_us_p99,      s.sync_us_max,    s.group_max,     s.segments, s.disk_bytes};
     }
 
 #if WAL_HPP_EXCEPTIONS

@@ -16,3 +16,12 @@ stress: stress-damage
 .PHONY: stress-damage
 stress-damage:
 	WAL_DAMAGE_CASES=$(DAMAGE_CASES) $(CARGO) test --release --test damage -- --nocapture damage_oracle
+
+# make stress also kills a writer inside wal_truncate_after in CUT_ROUNDS
+# rounds of c_tests/crash_cut.c (make check runs 30 per link, about 5 s), on
+# the static link: most kills land inside a cut.
+CUT_ROUNDS ?= 2000
+stress: stress-crash-cut
+.PHONY: stress-crash-cut
+stress-crash-cut:
+	CRASH_ROUNDS=$(CUT_ROUNDS) CRASH_SECONDS=3600 $(CARGO) test --release --test c_suite -- static/crash_cut

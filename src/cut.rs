@@ -14,7 +14,7 @@
 
 use crate::active::Active;
 use crate::error::{Error, Result};
-use crate::format::{self, CutIntent, SegmentHeader, FRAME_HEADER_LEN, OP_CHECKPOINT};
+use crate::format::{self, CutIntent, FrameHeader, SegmentHeader, FRAME_HEADER_LEN, OP_CHECKPOINT};
 use crate::io::{read_full_at, Fs, FsFile, OpenMode};
 use crate::log::{State, Wal};
 use crate::meta;
@@ -59,16 +59,21 @@ impl Cuts {
 
 /// Blocks group commits while a cut runs (a leader that started before it
 /// would mark seqs durable that the cut discards), and lets them go again.
-struct SyncsHeld<'a>(&'a crate::log::Inner, u64);
+/// The durable watermark is lowered to the cut's seq while they are held,
+/// before the cut takes effect: once the state lock is released after the
+/// cut, an append gets seq + 1, and a watermark still above it would let
+/// that append (and `wal_wait`) call it durable before any fdatasync.
+struct SyncsHeld<'a> {
+    inner: &'a crate::log::Inner,
+    /// The watermark when the cut began: restored if it is refused.
+    before: u64,
+    /// The watermark when syncs are let go.
+    release_to: u64,
+}
 
 impl Drop for SyncsHeld<'_> {
     fn drop(&mut self) {
-        let mut s = self.0.sync_state();
-        s.syncing = false;
-        s.synced = s.synced.min(self.1);
-        self.0.sync_done.notify_all();
-        drop(s);
-        self.0.waiters.notify();
+        self.inner.release_commits(self.release_to);
     }
 }
 
@@ -102,19 +107,21 @@ impl Wal {
         if recovered_upto > seq {
             self.refuse_checkpoints_between(seq, recovered_upto)?;
         }
-        let _held = self.hold_syncs(seq);
+        // Checked again below, once appends are held out: refused here, the
+        // cut leaves even the durable watermark alone.
+        refuse_checkpoint_above(&inner.state(), seq)?;
+        let mut held = self.hold_syncs(seq);
         let mut st = inner.state();
         inner.check_writable()?;
-        if st.newest_checkpoint > seq {
-            return Err(Error::range(format!(
-                "cannot cut after seq {seq}: checkpoint record {} lies above it (an engine stored that seq with \
-                 its state)",
-                st.newest_checkpoint
-            )));
-        }
+        refuse_checkpoint_above(&st, seq)?;
         // A failure part-way leaves the log on disk unknown to this handle
-        // (the intent, once recorded, is finished by the next open).
-        self.cut_locked(&mut st, seq).inspect_err(|_| inner.poison())
+        // (the intent, once recorded, is finished by the next open); it is
+        // poisoned, and vouches for nothing above seq.
+        held.release_to = held.before.min(seq);
+        self.cut_locked(&mut st, seq).inspect_err(|_| inner.poison())?;
+        // The cut synced what it kept (older segments were when sealed).
+        held.release_to = seq;
+        Ok(())
     }
 
     fn refuse_checkpoints_between(&self, seq: u64, upto: u64) -> Result<()> {
@@ -134,15 +141,12 @@ impl Wal {
         Ok(())
     }
 
-    /// Waits for a running group commit to finish and keeps new ones out.
+    /// Waits for a running group commit to finish, keeps new ones out, and
+    /// lowers the durable watermark to `seq` meanwhile.
     fn hold_syncs(&self, seq: u64) -> SyncsHeld<'_> {
         let inner = &*self.inner;
-        let mut s = inner.sync_state();
-        while s.syncing {
-            s = inner.sync_done.wait(s).unwrap_or_else(|p| p.into_inner());
-        }
-        s.syncing = true;
-        SyncsHeld(inner, seq)
+        let before = inner.hold_commits(seq);
+        SyncsHeld { inner, before, release_to: before }
     }
 
     fn cut_locked(&self, st: &mut State, seq: u64) -> Result<()> {
@@ -183,6 +187,19 @@ impl Wal {
         st.recovered_upto = st.recovered_upto.min(seq);
         Ok(())
     }
+}
+
+/// `Range` if a checkpoint record appended through this handle lies above
+/// `seq`.
+fn refuse_checkpoint_above(st: &State, seq: u64) -> Result<()> {
+    if st.newest_checkpoint > seq {
+        return Err(Error::range(format!(
+            "cannot cut after seq {seq}: checkpoint record {} lies above it (an engine stored that seq with its \
+             state)",
+            st.newest_checkpoint
+        )));
+    }
+    Ok(())
 }
 
 /// Where the cut goes in `seg`, the segment holding seq + 1: at the start of
@@ -252,21 +269,42 @@ fn apply(fs: &dyn Fs, dir: &Path, seg: &SegmentInfo, intent: &CutIntent, later: 
 }
 
 /// An open that finds a cut recorded in `wal.meta` (its writer died during
-/// `truncate_after`): checks that the segment it cuts is there, the same
-/// one (its salt) and long enough, then finishes the cut and drops the
-/// intent.
+/// `truncate_after`): checks the intent against the segment it cuts (see
+/// `check`), then finishes the cut and drops the intent.
 pub(crate) fn finish(fs: &dyn Fs, dir: &Path, floor: u64, intent: &CutIntent) -> Result<()> {
-    let (seg, later) = check(fs, dir, intent)?;
+    let (seg, later) = check(fs, dir, floor, intent)?;
     apply(fs, dir, &seg, intent, &later)?;
+    // The writer that died (or an open that died finishing the cut) may
+    // have deleted the newer segments and not lived to fsync the directory:
+    // those deletions must be durable before the intent goes, even when
+    // none is left to delete now (wal.meta is rewritten in place, with no
+    // directory fsync of its own).
+    if later.is_empty() {
+        segment::sync_dir(fs, dir)?;
+    }
     meta::write_meta(fs, dir, floor, None)
 }
 
-/// The segment the intent cuts and the newer ones it deletes.
-fn check(fs: &dyn Fs, dir: &Path, intent: &CutIntent) -> Result<(SegmentInfo, Vec<SegmentInfo>)> {
+/// The segment the intent cuts and the newer ones it deletes, once the
+/// intent is known to describe a cut of that segment as `plan` makes it:
+/// the segment is there, the same one (its salt), at least `end` bytes
+/// long; its frames run unbroken from its start to `offset`, where the
+/// record seq + 1 starts (no header) or the frame the intent's header
+/// describes (that header checks out with the salt, holds the entries up
+/// to seq, ends at `end`, and the payload in the file is its own); and seq
+/// is not below the floor. Whatever a crash left of the cut (the old frame
+/// header, the new one or a mix; the old length or `end`; the newer
+/// segments or some of them) passes: the cut changes nothing before
+/// `offset` or in the payload up to `end`. Anything else (a damaged or
+/// hostile wal.meta whose checksum holds) is Corrupt, with no file changed.
+fn check(fs: &dyn Fs, dir: &Path, floor: u64, intent: &CutIntent) -> Result<(SegmentInfo, Vec<SegmentInfo>)> {
     let segments = segment::list_segments(fs, dir)?;
     let first_seq = intent.segment.first_seq;
     let meta_path = dir.join(meta::META_FILE);
     let bad = |why: String| Error::corrupt(&meta_path, format!("records a cut after seq {} that {why}", intent.seq));
+    if intent.seq < floor {
+        return Err(bad(format!("lies below the truncation floor {floor}")));
+    }
     let Some(seg) = segments.iter().find(|s| s.first_seq == first_seq).cloned() else {
         return Err(bad(format!("cannot be finished: its segment {} is missing", segment::segment_name(first_seq))));
     };
@@ -281,10 +319,62 @@ fn check(fs: &dyn Fs, dir: &Path, intent: &CutIntent) -> Result<(SegmentInfo, Ve
     if len < intent.end {
         return Err(bad(format!("ends at offset {}, but {} is only {len} bytes long", intent.end, seg.path.display())));
     }
-    // The frame header the cut rewrites may hold the old header, the new
-    // one or, after a power cut during its write, a mix: it is written again
-    // (its payload, which the new header's checksum covers, was synced
-    // before the intent was recorded).
+    // The frames before the cut, which it does not change.
+    let mut reader = SegmentReader::open(fs, &seg, Some(intent.offset))?;
+    let mut expected = seg.first_seq;
+    let stop = loop {
+        match reader.skip(expected)? {
+            Ok(next) => expected = next,
+            Err(stop) => break stop,
+        }
+    };
+    if stop.offset != intent.offset {
+        return Err(bad(format!(
+            "starts at offset {}, but the frames of {} stop at offset {} ({})",
+            intent.offset,
+            seg.path.display(),
+            stop.offset,
+            stop.reason
+        )));
+    }
+    match &intent.header {
+        None if intent.seq.checked_add(1) == Some(expected) && intent.end == intent.offset => {}
+        None => {
+            return Err(bad(format!(
+                "ends at offset {} of {}, where seq {expected} starts",
+                intent.end,
+                seg.path.display()
+            )))
+        }
+        Some(header) => {
+            // The frame header the cut writes may be in the file, or the old
+            // one, or a mix (a power cut during its write): the intent's own
+            // is checked against the payload, which the cut leaves alone.
+            let fits = FrameHeader::checked(header, intent.segment.salt).filter(|h| {
+                h.well_formed()
+                    && !h.is_sync_mark()
+                    && h.first_seq == expected
+                    && h.last_seq() == intent.seq
+                    && intent.offset.checked_add(h.frame_len()) == Some(intent.end)
+            });
+            let payload_fits = match fits {
+                Some(h) => {
+                    reader.extend_limit(intent.end);
+                    reader.payload_fits(intent.offset, &h)?
+                }
+                None => false,
+            };
+            if !payload_fits {
+                return Err(bad(format!(
+                    "keeps seqs {expected} to {} of the frame at offset {} of {} with a header that does not \
+                     describe them",
+                    intent.seq,
+                    intent.offset,
+                    seg.path.display()
+                )));
+            }
+        }
+    }
     let later = segments.into_iter().filter(|s| s.first_seq > first_seq).collect();
     Ok((seg, later))
 }
@@ -300,8 +390,12 @@ pub(crate) struct CutView {
 }
 
 impl CutView {
-    pub fn new(fs: Arc<dyn Fs>, dir: &Path, intent: CutIntent) -> CutView {
-        CutView { fs, dir: dir.to_path_buf(), intent }
+    /// The view of the log in `dir` once the cut `intent` is finished,
+    /// after the same checks of the intent a writable open makes (Corrupt
+    /// for an intent that does not describe a cut of its segment).
+    pub fn new(fs: Arc<dyn Fs>, dir: &Path, floor: u64, intent: CutIntent) -> Result<CutView> {
+        check(&*fs, dir, floor, &intent)?;
+        Ok(CutView { fs, dir: dir.to_path_buf(), intent })
     }
 
     fn is_cut_segment(&self, path: &Path) -> bool {
@@ -351,6 +445,14 @@ impl Fs for CutView {
 
     fn lock(&self, path: &Path) -> io::Result<Box<dyn Any + Send + Sync>> {
         self.fs.lock(path)
+    }
+
+    fn deletes_in_background(&self) -> bool {
+        self.fs.deletes_in_background()
+    }
+
+    fn disk_usage(&self, path: &Path) -> io::Result<u64> {
+        self.fs.disk_usage(path)
     }
 }
 

@@ -20,6 +20,7 @@ mod reader;
 mod recycle;
 mod recovery;
 pub mod segment;
+mod stats;
 mod wait;
 
 pub mod ffi;
@@ -30,3 +31,4 @@ pub use log::Wal;
 pub use options::{Options, RecoveryMode, SyncMode, DEFAULT_SEGMENT_SIZE, DEFAULT_SYNC_EVERY, MIN_SEGMENT_SIZE};
 pub use reader::{Record, WalIter};
 pub use recovery::OpenReport;
+pub use stats::Stats;

@@ -23,7 +23,7 @@ use crate::segment::{self, SegmentInfo};
 use std::any::Any;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// The file that holds the clean-close mark (the writer's lock is an flock
 /// on the directory).
@@ -47,7 +47,7 @@ pub(crate) struct Inner {
     pub lock: Mutex<Option<Box<dyn Any + Send + Sync>>>,
     pub state: Mutex<State>,
     pub sync: Mutex<SyncState>,
-    pub sync_done: Condvar,
+    pub sync_done: crate::commit::SyncDone,
     pub poisoned: AtomicBool,
     /// Held around each fdatasync of the active segment; see `sync_segment`.
     pub fsync: Mutex<()>,
@@ -65,6 +65,10 @@ pub(crate) struct Inner {
     pub floor: AtomicU64,
     /// The cuts of the newest records made through this handle.
     pub cuts: crate::cut::Cuts,
+    /// Deletes freed segments beyond the spares, off the truncate's path.
+    pub reaper: crate::recycle::Reaper,
+    /// What the segment files' writes and syncs and the group commits count.
+    pub stats: Arc<crate::stats::Counters>,
 }
 
 /// Where the log stands. Guarded by `Inner::state`.
@@ -82,6 +86,7 @@ pub(crate) struct State {
     /// Records up to here were in the log when it was opened (and are not
     /// known to hold no checkpoint); a cut below lowers it.
     pub recovered_upto: u64,
+    pub appended: crate::stats::Appended,
 }
 
 impl State {
@@ -299,6 +304,7 @@ impl Wal {
             if entries.len() == 1 && entries[0].op == OP_CHECKPOINT {
                 st.newest_checkpoint = first;
             }
+            st.appended.add(count, frame_len - FRAME_HEADER_LEN as u64);
             let sync_due = match self.inner.opts.sync_mode {
                 SyncMode::Always => true,
                 SyncMode::None => false,
@@ -447,13 +453,13 @@ impl Wal {
         inner.retire_clean_mark(|m| doomed.iter().any(|s| s.first_seq == m.segment.first_seq))?;
         // Recycled or deleted, with no directory fsync: the floor is
         // durable, and a segment a crash brings back lies below it.
-        let (fs, dir) = (&*inner.fs, &inner.dir);
+        let (fs, dir) = (&inner.fs, &inner.dir);
         let mut spares = match inner.opts.preallocate {
-            true => crate::recycle::list_spares(fs, dir)?.len(),
+            true => crate::recycle::list_spares(&**fs, dir)?.len(),
             false => crate::recycle::MAX_SPARES,
         };
         for seg in &doomed {
-            crate::recycle::retire(fs, dir, seg, &mut spares)?;
+            crate::recycle::retire(fs, dir, seg, &mut spares, &inner.reaper)?;
         }
         Ok(())
     }
@@ -502,6 +508,7 @@ impl Wal {
             true => Ok(()),
             false => self.mark_clean(),
         });
+        self.inner.reaper.finish();
         self.inner.lock.lock().unwrap_or_else(|p| p.into_inner()).take();
         result
     }

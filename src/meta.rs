@@ -93,10 +93,11 @@ pub fn create(fs: &dyn Fs, dir: &Path, floor: u64, cut: Option<&CutIntent>) -> R
     sync_dir(fs, dir)
 }
 
-/// Whether `dir` has a metadata file that is rewritten in place (a log
-/// created before slots existed, or with no truncate yet, has not).
-pub fn is_slotted(fs: &dyn Fs, dir: &Path) -> Result<bool> {
-    Ok(read(fs, dir)?.is_some_and(|m| m.generation > 0))
+/// At a writable open: writes `floor` again into both slots, synced (a
+/// log without a slotted wal.meta, new or written before slots existed,
+/// gets one: truncates rewrite it in place).
+pub fn rewrite(fs: &dyn Fs, dir: &Path, floor: u64) -> Result<()> {
+    write_meta(fs, dir, floor, None)
 }
 
 /// Removes a temp file left by a crash in the middle of `write_floor`.

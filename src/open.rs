@@ -14,7 +14,7 @@ use crate::segment::{self, SegmentInfo};
 use std::any::Any;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 
 impl Wal {
     /// Opens (creating if allowed) the log in `dir` and recovers it.
@@ -25,6 +25,8 @@ impl Wal {
     /// Opens the log through a given file system (the simulated one in tests).
     pub fn open_in(fs: Arc<dyn Fs>, dir: impl AsRef<Path>, opts: Options) -> Result<Wal> {
         opts.validate()?;
+        let stats = Arc::default();
+        let fs = crate::stats::counting(fs, &stats);
         let dir = dir.as_ref().to_path_buf();
         ensure_dir(&*fs, &dir, &opts)?;
         let lock = match opts.read_only {
@@ -35,15 +37,37 @@ impl Wal {
         // finish: a writable open finishes it, a read-only one reads the log
         // as the cut leaves it.
         let mut fs = fs;
-        if let (floor, Some(intent)) = crate::meta::read_meta(&*fs, &dir)? {
-            match opts.read_only {
-                true => fs = Arc::new(crate::cut::CutView::new(fs, &dir, intent)),
-                false => crate::cut::finish(&*fs, &dir, floor, &intent)?,
-            }
+        match (crate::meta::read_meta(&*fs, &dir)?, opts.read_only) {
+            ((floor, Some(intent)), true) => fs = Arc::new(crate::cut::CutView::new(fs, &dir, floor, intent)?),
+            ((floor, Some(intent)), false) => crate::cut::finish(&*fs, &dir, floor, &intent)?,
+            // What wal.meta says is written again and synced before
+            // anything relies on it: after a failed fdatasync the page cache
+            // may hold a slot the disk does not (a truncate that failed),
+            // and a repair that deleted segments below that floor would
+            // lose records if the disk's older floor came back.
+            ((floor, None), false) => crate::meta::rewrite(&*fs, &dir, floor)?,
+            ((_, None), true) => {}
         }
         let lock_file = read_clean_mark(&*fs, &dir)?;
         let mark = lock_file.as_ref().and_then(|l| l.mark);
         let mut recovered = recovery::recover(&*fs, &dir, &opts, mark)?;
+        // Read-only beside a writer: the newest segment recovery read may be
+        // gone by now (the writer rotated and truncated it away): recover
+        // again from what the directory holds then.
+        let mut reader_active = None;
+        for _ in 0..READ_ONLY_ATTEMPTS {
+            if !opts.read_only {
+                break;
+            }
+            let (Some(newest), Some(info)) = (recovered.newest, recovered.segments.last()) else { break };
+            match open_active(&*fs, &opts, info, newest, recovered.last_seq + 1, false) {
+                Err(e) if e.os_error() == libc::ENOENT => recovered = recovery::recover(&*fs, &dir, &opts, mark)?,
+                other => {
+                    reader_active = Some(other?);
+                    break;
+                }
+            }
+        }
         // The clean-close mark stays as long as it is true: until this
         // handle changes what it describes (see `Inner::retire_clean_mark`).
         let mut live_mark = mark.filter(|_| recovered.report.clean_close && !opts.read_only);
@@ -58,19 +82,15 @@ impl Wal {
                 live_mark = None;
             }
             recovery::apply(&*fs, &dir, &mut recovered)?;
-            // Truncates rewrite wal.meta in place: it is made once, here
-            // (and replaces one written before it had slots).
-            if !crate::meta::is_slotted(&*fs, &dir)? {
-                crate::meta::create(&*fs, &dir, recovered.floor, None)?;
-            }
             crate::recycle::trim(&*fs, &dir)?;
             // A segment or wal.meta that a writer created or renamed but did
             // not live to fsync the directory for must not vanish in a power
             // loss after records were appended to it.
             segment::sync_dir(&*fs, &dir)?;
         }
-        let active = match (recovered.newest, recovered.segments.last()) {
-            (Some(newest), Some(info)) => {
+        let active = match (reader_active, recovered.newest, recovered.segments.last()) {
+            (Some(active), ..) => Some(active),
+            (None, Some(newest), Some(info)) => {
                 Some(open_active(&*fs, &opts, info, newest, recovered.last_seq + 1, live_mark.is_some())?)
             }
             _ => None,
@@ -83,6 +103,7 @@ impl Wal {
             unsynced: 0,
             newest_checkpoint: 0,
             recovered_upto: last_seq,
+            appended: Default::default(),
         };
         Ok(Wal {
             inner: Arc::new(Inner {
@@ -91,8 +112,8 @@ impl Wal {
                 opts,
                 lock: Mutex::new(lock),
                 state: Mutex::new(state),
-                sync: Mutex::new(SyncState { synced: last_seq, syncing: false }),
-                sync_done: Condvar::new(),
+                sync: Mutex::new(SyncState::new(last_seq)),
+                sync_done: Default::default(),
                 poisoned: AtomicBool::new(false),
                 fsync: Mutex::new(()),
                 truncating: Mutex::new(()),
@@ -101,11 +122,17 @@ impl Wal {
                 clean_mark: Mutex::new(live_mark),
                 floor: AtomicU64::new(recovered.floor),
                 cuts: Default::default(),
+                reaper: Default::default(),
+                stats,
             }),
             closed: false,
         })
     }
 }
+
+/// How often a read-only open recovers again when the newest segment it
+/// found was removed before it could open it.
+const READ_ONLY_ATTEMPTS: usize = 100;
 
 /// The newest segment, ready for appends (or reads, read-only). A writable
 /// open makes what a crashed process left in the page cache durable before

@@ -20,6 +20,7 @@ use crate::segment::{self, Created, SegmentInfo};
 use std::io::ErrorKind;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Arc, Mutex};
 
 const SUFFIX: &str = ".spare";
 /// Spares a log keeps for later segments; segments a truncate frees beyond
@@ -41,17 +42,17 @@ pub fn list_spares(fs: &dyn Fs, dir: &Path) -> Result<Vec<PathBuf>> {
 
 /// Takes a segment a truncate freed out of the log: renamed to a spare
 /// while the log keeps fewer than MAX_SPARES (`spares` counts them), else
-/// deleted. Neither needs to be durable: the floor is, and a crash that
-/// brings the segment back under its own name leaves it below the floor,
-/// where the next open deletes it.
-pub fn retire(fs: &dyn Fs, dir: &Path, seg: &SegmentInfo, spares: &mut usize) -> Result<()> {
+/// deleted (by `reaper`). Neither needs to be durable: the floor is, and a
+/// crash that brings the segment back under its own name leaves it below
+/// the floor, where the next open deletes it.
+pub fn retire(fs: &Arc<dyn Fs>, dir: &Path, seg: &SegmentInfo, spares: &mut usize, reaper: &Reaper) -> Result<()> {
     if *spares < MAX_SPARES {
         let spare = dir.join(spare_name(seg.first_seq));
         fs.rename(&seg.path, &spare).map_err(|e| Error::io("rename to a spare", &seg.path, e))?;
         *spares += 1;
         return Ok(());
     }
-    fs.remove_file(&seg.path).map_err(|e| Error::io("remove segment", &seg.path, e))
+    reaper.delete(fs, seg.path.clone())
 }
 
 /// A new segment made of a spare, if there is one: its data zeroed, a new
@@ -67,6 +68,10 @@ pub fn reuse(fs: &dyn Fs, dir: &Path, first_seq: u64, segment_size: u64) -> Resu
         Ok(_) => return Err(Error::io("create segment", &target, std::io::Error::from_raw_os_error(libc::EEXIST))),
         Err(e) => return Err(Error::io("open", &target, e)),
     }
+    // The truncate that made the spare did not sync the directory: until
+    // it is, a crash may bring the file back under its segment name, and
+    // with a new header it would be a segment named for other seqs.
+    segment::sync_dir(fs, dir)?;
     let file = fs.open(&spare, OpenMode::WRITE).map_err(|e| Error::io("open spare", &spare, e))?;
     let mut len = file.size().map_err(|e| Error::io("stat", &spare, e))?;
     if len > segment_size {
@@ -102,4 +107,55 @@ pub fn trim(fs: &dyn Fs, dir: &Path) -> Result<()> {
         fs.remove_file(extra).map_err(|e| Error::io("remove spare", extra, e))?;
     }
     Ok(())
+}
+
+/// Deletes, on a thread of its own, the segments a truncate freed beyond
+/// the spares it keeps: each deletion frees a segment's blocks, which costs
+/// a discard of every extent on a file system mounted with `discard`, and a
+/// truncate must not wait for that. Nothing waits for the deletions to be
+/// durable: the files lie below the floor, and an open deletes any that a
+/// crash leaves. Closing the handle waits for the thread. On a file system
+/// that is not the OS's (the simulated one), the deletions are made inline,
+/// so that a test's calls follow from its seed.
+#[derive(Default)]
+pub(crate) struct Reaper {
+    worker: Mutex<Option<(mpsc::Sender<PathBuf>, std::thread::JoinHandle<()>)>>,
+}
+
+impl Reaper {
+    pub fn delete(&self, fs: &Arc<dyn Fs>, path: PathBuf) -> Result<()> {
+        if !fs.deletes_in_background() {
+            return fs.remove_file(&path).map_err(|e| Error::io("remove segment", &path, e));
+        }
+        let mut worker = self.worker.lock().unwrap_or_else(|p| p.into_inner());
+        if worker.is_none() {
+            let (tx, rx) = mpsc::channel::<PathBuf>();
+            let worker_fs = fs.clone();
+            let spawned = std::thread::Builder::new().name("libwal-reaper".into()).spawn(move || {
+                for path in rx {
+                    // A failure leaves a file below the floor: the next
+                    // open deletes it.
+                    let _ = worker_fs.remove_file(&path);
+                }
+            });
+            match spawned {
+                Ok(handle) => *worker = Some((tx, handle)),
+                Err(_) => return fs.remove_file(&path).map_err(|e| Error::io("remove segment", &path, e)),
+            }
+        }
+        match worker.as_ref().map(|(tx, _)| tx.send(path)) {
+            Some(Ok(())) => Ok(()),
+            Some(Err(mpsc::SendError(path))) => fs.remove_file(&path).map_err(|e| Error::io("remove segment", &path, e)),
+            None => Ok(()),
+        }
+    }
+
+    /// Waits for the deletions handed over so far.
+    pub fn finish(&self) {
+        let worker = self.worker.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some((tx, handle)) = worker {
+            drop(tx);
+            let _ = handle.join();
+        }
+    }
 }

@@ -536,6 +536,13 @@ impl SegmentReader {
         }
     }
 
+    /// Whether the payload of the frame at `offset` (read up to the limit)
+    /// is what `header`, a checked header that is not necessarily the one
+    /// in the file, describes: for a cut that rewrites a frame's header.
+    pub(crate) fn payload_fits(&mut self, offset: u64, header: &FrameHeader) -> Result<bool> {
+        Ok(self.checked_payload(offset, header, false)?.is_some())
+    }
+
     /// Checks the payload of the frame at `offset`, whose header checked
     /// out (so its length is within MAX_BATCH_SIZE and the readable data).
     /// With `keep`, the payload is then held for `payload`; without, a frame

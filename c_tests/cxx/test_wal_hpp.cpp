@@ -543,6 +543,25 @@ static void test_open_report(const TempDir &tmp) {
     EXPECT_ERROR(WAL_E_INVALID, "wal::Log", "closed", closed.open_report());
 }
 
+// Log::stats() is wal_stats, field by field; it counts what was appended.
+static void test_stats(const TempDir &tmp) {
+    wal::Log log(tmp.sub("stats"), wal::Options().preallocate(false));
+    wal::Stats s = log.stats();
+    CHECK(s.records_appended == 0 && s.segments == 0 && s.syncs == 0);
+    for (int i = 0; i < 10; i++) log.append(WAL_OP_PUT, "key", std::string(100, 'v'));
+    wal_stats_t c{};
+    CHECK(wal_stats(log.get(), &c) == WAL_OK);
+    s = log.stats();
+    CHECK(s.records_appended == 10 && s.bytes_appended == 1030 && s.segments == 1 && s.group_max == 1);
+    CHECK(s.records_appended == c.records_appended && s.bytes_appended == c.bytes_appended &&
+          s.bytes_written == c.bytes_written && s.syncs == c.syncs && s.sync_us_p50 == c.sync_us_p50 &&
+          s.sync_us_p99 == c.sync_us_p99 && s.sync_us_max == c.sync_us_max && s.group_max == c.group_max &&
+          s.segments == c.segments && s.disk_bytes == c.disk_bytes);
+    CHECK(s.syncs >= 10 && s.bytes_written > 1030 && s.disk_bytes >= s.bytes_written);
+    wal::Log closed;
+    EXPECT_ERROR(WAL_E_INVALID, "wal::Log", "closed", closed.stats());
+}
+
 int main() {
     TempDir tmp;
     test_options();
@@ -557,5 +576,6 @@ int main() {
     test_truncate_after(tmp);
     test_wait(tmp);
     test_wait_poisoned(tmp);
+    test_stats(tmp);
     return finish("test_wal_hpp");
 }

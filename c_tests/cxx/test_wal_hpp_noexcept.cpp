@@ -276,6 +276,19 @@ static void test_truncate_after(const TempDir &tmp) {
     log.close(ec);
     log.truncate_after(1, ec);
     CHECK_EC(ec, WAL_E_INVALID);
+// stats(ec): the counters, and WAL_E_INVALID once the Log is closed.
+static void test_stats(const TempDir &tmp) {
+    std::error_code ec = stale();
+    wal::Log log(tmp.sub("stats"), wal::Options(), ec);
+    CHECK(!ec);
+    for (int i = 0; i < 3; i++) log.append(WAL_OP_PUT, "k", "vv", ec);
+    ec = stale();
+    wal::Stats s = log.stats(ec);
+    CHECK(!ec && s.records_appended == 3 && s.bytes_appended == 9 && s.segments == 1 && s.syncs >= 3);
+    log.close(ec);
+    s = log.stats(ec);
+    CHECK_EC(ec, WAL_E_INVALID);
+    CHECK(s.records_appended == 0);
 }
 
 int main() {
@@ -286,5 +299,6 @@ int main() {
     test_open_report(tmp);
     test_truncate_after(tmp);
     test_wait(tmp);
+    test_stats(tmp);
     return finish("test_wal_hpp_noexcept");
 }

@@ -8,10 +8,12 @@
 mod boundary;
 mod handle;
 mod iter;
+mod stats;
 mod status;
 
 pub use handle::*;
 pub use iter::*;
+pub use stats::*;
 pub use status::*;
 
 use std::ffi::{c_int, c_void};

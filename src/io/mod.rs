@@ -99,6 +99,19 @@ pub trait Fs: Send + Sync {
     /// until the returned guard is dropped; `WouldBlock` when someone else
     /// holds it.
     fn lock(&self, path: &Path) -> io::Result<Box<dyn Any + Send + Sync>>;
+    /// Whether files the log no longer needs may be deleted by a thread of
+    /// its own (the OS's file system); otherwise they are deleted inline,
+    /// so that a simulated file system sees its calls in a fixed order.
+    fn deletes_in_background(&self) -> bool {
+        false
+    }
+
+    /// The bytes the file at `path` occupies on disk (its blocks, 512 bytes
+    /// each in st_blocks on Linux). A file system that cannot tell reports
+    /// the file's length.
+    fn disk_usage(&self, path: &Path) -> io::Result<u64> {
+        self.open(path, OpenMode::READ)?.size()
+    }
 }
 
 /// Reads until `buf` is full or the file ends; returns the bytes read.

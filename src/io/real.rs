@@ -6,7 +6,7 @@ use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -162,9 +162,17 @@ impl Fs for RealFs {
         File::open(dir)?.sync_all()
     }
 
+    fn disk_usage(&self, path: &Path) -> io::Result<u64> {
+        Ok(fs::metadata(path)?.blocks().saturating_mul(512))
+    }
+
     /// flock locks belong to the open file description, so a second open in
     /// the same process conflicts just as one from another process does.
     /// `path` is opened read-only (a directory can be), never created.
+    fn deletes_in_background(&self) -> bool {
+        true
+    }
+
     fn lock(&self, path: &Path) -> io::Result<Box<dyn Any + Send + Sync>> {
         let file = OpenOptions::new().read(true).custom_flags(libc::O_CLOEXEC).open(path)?;
         loop {

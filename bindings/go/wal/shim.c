@@ -73,3 +73,7 @@ gowal_result gowal_open_report(wal_t *w, wal_open_report_t *out) {
 gowal_result gowal_wait(wal_t *w, uint64_t seq, uint32_t durable, int64_t timeout_ms) {
     return status_result(wal_wait(w, seq, durable, timeout_ms));
 }
+
+gowal_result gowal_stats(wal_t *w, wal_stats_t *out) {
+    return status_result(wal_stats(w, out));
+}

@@ -32,5 +32,6 @@ gowal_result gowal_iter_open(wal_t *w, uint64_t after_seq, wal_iter_t **out);
 gowal_result gowal_iter_next(wal_iter_t *it, wal_record_t *out);
 gowal_result gowal_open_report(wal_t *w, wal_open_report_t *out);
 gowal_result gowal_wait(wal_t *w, uint64_t seq, uint32_t durable, int64_t timeout_ms);
+gowal_result gowal_stats(wal_t *w, wal_stats_t *out);
 
 #endif

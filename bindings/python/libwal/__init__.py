@@ -16,10 +16,10 @@ from .constants import (E_CORRUPT, E_INTERNAL, E_INVALID, E_IO, E_LOCKED, E_POIS
                         RecoveryMode, SyncMode)
 from .errors import (CorruptError, InternalError, InvalidError, LockedError, PoisonedError,
                      RangeError, ReadOnlyError, WalError, WalIOError, WalTimeoutError)
-from .wal import OpenReport, Record, Records, Wal, strerror, version
+from .wal import OpenReport, Record, Records, Stats, Wal, strerror, version
 
 __all__ = [
-    "Wal", "Record", "Records", "OpenReport", "version", "strerror", "library_path",
+    "Wal", "Record", "Records", "OpenReport", "Stats", "version", "strerror", "library_path",
     "Op", "SyncMode", "RecoveryMode",
     "WalError", "InvalidError", "WalIOError", "CorruptError", "LockedError",
     "PoisonedError", "RangeError", "ReadOnlyError", "InternalError", "WalTimeoutError",

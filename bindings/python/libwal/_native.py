@@ -55,6 +55,22 @@ class OpenReport(ctypes.Structure):
     ]
 
 
+class Stats(ctypes.Structure):
+    _fields_ = [
+        ("records_appended", ctypes.c_uint64),
+        ("bytes_appended", ctypes.c_uint64),
+        ("bytes_written", ctypes.c_uint64),
+        ("syncs", ctypes.c_uint64),
+        ("sync_us_p50", ctypes.c_uint64),
+        ("sync_us_p99", ctypes.c_uint64),
+        ("sync_us_max", ctypes.c_uint64),
+        ("group_max", ctypes.c_uint64),
+        ("segments", ctypes.c_uint64),
+        ("disk_bytes", ctypes.c_uint64),
+        ("reserved", ctypes.c_uint64 * 6),
+    ]
+
+
 class Entry(ctypes.Structure):
     # c_char_p fields take a bytes object without copying it and keep it
     # alive as long as the structure; lengths are explicit, so NULs are fine.
@@ -101,6 +117,7 @@ _SIGNATURES = {
     "wal_open_report": (_int, [_vp, ctypes.POINTER(OpenReport)]),
     "wal_durable_seq": (_u64, [_vp]),
     "wal_wait": (_int, [_vp, _u64, ctypes.c_uint32, ctypes.c_int64]),
+    "wal_stats": (_int, [_vp, ctypes.POINTER(Stats)]),
     "wal_last_error": (_int, []),
     "wal_last_error_message": (ctypes.c_char_p, []),
     "wal_last_os_error": (_int, []),

@@ -43,6 +43,23 @@ class OpenReport(NamedTuple):
     salvage_dropped_from: int  # SALVAGE: the first seq dropped (handed out again); 0 if none
 
 
+class Stats(NamedTuple):
+    """A log's counters since its open (wal_stats), for monitoring, and its
+    segment files now. records_appended / syncs is how many records group
+    commit made durable per fdatasync."""
+
+    records_appended: int  # records appended (batch entries one each, checkpoints too)
+    bytes_appended: int  # key + value bytes of those records
+    bytes_written: int  # bytes written to segment files (headers, frames, zeros)
+    syncs: int  # fdatasyncs of segment files
+    sync_us_p50: int  # fdatasync latency in microseconds, from a histogram
+    sync_us_p99: int
+    sync_us_max: int  # the slowest fdatasync, exactly
+    group_max: int  # most records made durable by one fdatasync
+    segments: int  # segment files in the log now
+    disk_bytes: int  # bytes the segment files occupy on disk now
+
+
 def _failure(directory: str, code: Optional[int] = None) -> WalError:
     """The exception for the call on the log in `directory` that just
     failed on this thread.
@@ -336,6 +353,14 @@ class Wal:
             self._check_status(self._lib.wal_open_report(w, ctypes.byref(report)))
         return OpenReport(bool(report.clean_close), bool(report.tail_cut), report.cut_offset,
                           report.bytes_cut, report.salvage_dropped_from)
+
+    def stats(self) -> Stats:
+        """The log's counters since its open and its segment files now; it
+        costs one stat per segment file."""
+        raw = _native.Stats()
+        with self._use() as w:
+            self._check_status(self._lib.wal_stats(w, ctypes.byref(raw)))
+        return Stats(*(getattr(raw, name) for name in Stats._fields))
 
     def records(self, after: int = 0) -> Records:
         """An iterator over the records with seq > after (0: all retained)."""
