@@ -540,7 +540,7 @@ impl SegmentReader {
     /// is what `header`, a checked header that is not necessarily the one
     /// in the file, describes: for a cut that rewrites a frame's header.
     pub(crate) fn payload_fits(&mut self, offset: u64, header: &FrameHeader) -> Result<bool> {
-        Ok(self.checked_payload(offset, header, false)?.is_some())
+        self.checked_payload(offset, header, false)
     }
 
     /// Checks the payload of the frame at `offset`, whose header checked
