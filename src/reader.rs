@@ -115,11 +115,17 @@ impl WalIter {
     /// record it wants next, `next`, lies above what the cut kept, it is
     /// gone (and a record appended later under its seq is another one):
     /// `Range`. Otherwise it starts again from `next`, on the files as cut.
+    #[inline]
     fn cut_since(&mut self, next: u64) -> Result<bool> {
-        let now = self.inner.cuts.epoch();
-        if now == self.epoch {
-            return Ok(false);
+        // Checked after every record: the common answer, inline.
+        match self.inner.cuts.epoch() {
+            now if now == self.epoch => Ok(false),
+            now => self.restart_after_cut(next, now),
         }
+    }
+
+    #[inline(never)]
+    fn restart_after_cut(&mut self, next: u64, now: u64) -> Result<bool> {
         if let Some(kept) = self.inner.cuts.lowest_since(self.epoch).filter(|&kept| next > kept) {
             return Err(Error::range(format!(
                 "record {next} was discarded by a cut after seq {kept} (truncate_after) while the iterator was open"
