@@ -18,6 +18,14 @@ typedef struct {
     size_t value_len;
 } rec_t;
 
+/* What a log says about its group commit (libwal: wal_stats). */
+typedef struct {
+    uint64_t records; /* records appended since open */
+    uint64_t syncs;   /* fdatasyncs of log files since open */
+    uint64_t group_max; /* most records made durable by one fdatasync */
+    uint64_t sync_us_p50, sync_us_p99, sync_us_max; /* fdatasync latency */
+} group_stats_t;
+
 typedef struct {
     const char *name;
     /* Opens (creating if missing) the store in directory dir. durable:
@@ -33,6 +41,11 @@ typedef struct {
     /* Drops the first n/2 of the n records put, durably. */
     void (*truncate_half)(void *h, uint64_t n);
     void (*close)(void *h);
+    /* Optional: open for durable appends with segment files of about
+     * segment_bytes each (the rotation run), the rest as open(dir, 1, threads). */
+    void *(*open_segmented)(const char *dir, int threads, uint64_t segment_bytes);
+    /* Optional: the group-commit counters since open; 0 on success. */
+    int (*group_stats)(void *h, group_stats_t *out);
 } engine_t;
 
 /* The engines: libwal.c, floors.c and one file per peer. */

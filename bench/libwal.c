@@ -1,6 +1,7 @@
 /* libwal as an engine, through include/wal.h as users call it: durable
  * stores open in WAL_SYNC_ALWAYS, bulk ones in WAL_SYNC_NONE (durable at
- * wal_sync); a batch is one wal_append_batch. */
+ * wal_sync); a batch is one wal_append_batch; the rotation run sets
+ * segment_size; the group-commit counters come from wal_stats. */
 #include <stdlib.h>
 
 #include "bench.h"
@@ -10,14 +11,31 @@ static volatile unsigned sink;
 
 static void die_wal(const char *call) { die_msg("libwal", call, wal_last_error_message()); }
 
-static void *lw_open(const char *dir, int durable, int threads) {
-    (void)threads;
+static void *open_with(const char *dir, int durable, uint64_t segment_bytes) {
     wal_options_t o;
     wal_options_init(&o);
     o.sync_mode = durable ? WAL_SYNC_ALWAYS : WAL_SYNC_NONE;
+    if (segment_bytes) o.segment_size = segment_bytes;
     wal_t *w;
     if (wal_open(dir, &o, &w) != WAL_OK) die_wal("wal_open");
     return w;
+}
+
+static void *lw_open(const char *dir, int durable, int threads) {
+    (void)threads;
+    return open_with(dir, durable, 0);
+}
+
+static void *lw_open_segmented(const char *dir, int threads, uint64_t segment_bytes) {
+    (void)threads;
+    return open_with(dir, 1, segment_bytes);
+}
+
+static int lw_group_stats(void *h, group_stats_t *out) {
+    wal_stats_t st;
+    if (wal_stats(h, &st) != WAL_OK) die_wal("wal_stats");
+    *out = (group_stats_t){st.records_appended, st.syncs, st.group_max, st.sync_us_p50, st.sync_us_p99, st.sync_us_max};
+    return 0;
 }
 
 static void lw_put(void *h, int tid, const rec_t *recs, size_t n) {
@@ -66,4 +84,6 @@ const engine_t libwal_engine = {
     .replay = lw_replay,
     .truncate_half = lw_truncate_half,
     .close = lw_close,
+    .open_segmented = lw_open_segmented,
+    .group_stats = lw_group_stats,
 };

@@ -2,7 +2,8 @@
  * bench/okaywal/ (a cdylib built by cargo for `make bench`; its src/lib.rs
  * says which okaywal calls each operation makes):
  *
- *   durable put    one entry (begin_entry, a chunk per record, commit: fsync)
+ *   durable put    one entry (begin_entry, a chunk per record, commit: fsync);
+ *                  the rotation run sets checkpoint_after_bytes
  *   bulk put       chunks into an open entry, committed per 32 MiB segment
  *   sync           commit the entry in progress
  *   replay         okaywal replays in WriteAheadLog::recover, during open:
@@ -23,7 +24,7 @@
 
 /* bench/okaywal/src/lib.rs (its Rec is rec_t). */
 typedef struct okwb okwb_t;
-okwb_t *okwb_open(const char *dir, int durable, int threads);
+okwb_t *okwb_open(const char *dir, int durable, int threads, uint64_t checkpoint_bytes);
 int okwb_put(okwb_t *h, const rec_t *recs, size_t n);
 int okwb_sync(okwb_t *h);
 uint64_t okwb_recovered(okwb_t *h);
@@ -40,8 +41,8 @@ typedef struct {
 
 static void die_okw(const char *call) { die_msg("okaywal", call, okwb_last_error()); }
 
-static okwb_t *open_or_die(const char *dir, int durable, int threads) {
-    okwb_t *h = okwb_open(dir, durable, threads);
+static okwb_t *open_or_die(const char *dir, int durable, int threads, uint64_t checkpoint_bytes) {
+    okwb_t *h = okwb_open(dir, durable, threads, checkpoint_bytes);
     if (!h) die_okw("open");
     return h;
 }
@@ -50,11 +51,19 @@ static void close_or_die(okwb_t *h) {
     if (okwb_close(h) != 0) die_okw("close");
 }
 
-static void *okw_open(const char *dir, int durable, int threads) {
+static void *open_okw(const char *dir, int durable, int threads, uint64_t checkpoint_bytes) {
     okw_t *o = calloc(1, sizeof *o);
     if (!o || !(o->dir = strdup(dir))) die_os("malloc for", dir);
-    o->h = open_or_die(dir, durable, threads);
+    o->h = open_or_die(dir, durable, threads, checkpoint_bytes);
     return o;
+}
+
+static void *okw_open(const char *dir, int durable, int threads) { return open_okw(dir, durable, threads, 0); }
+
+/* The rotation run: okaywal moves to a new segment (recycling a checkpointed
+ * one) every segment_bytes, its checkpoint_after_bytes. */
+static void *okw_open_segmented(const char *dir, int threads, uint64_t segment_bytes) {
+    return open_okw(dir, 1, threads, segment_bytes);
 }
 
 static void okw_put(void *h, int tid, const rec_t *recs, size_t n) {
@@ -79,7 +88,7 @@ static void okw_close(void *h) {
     uint64_t dropped = o->truncated_of ? okwb_dropped(o->h) : 0;
     close_or_die(o->h);
     if (o->truncated_of) {
-        okwb_t *again = open_or_die(o->dir, 1, 1);
+        okwb_t *again = open_or_die(o->dir, 1, 1, 0);
         uint64_t left = okwb_recovered(again);
         close_or_die(again);
         printf("  note: okaywal's truncate dropped %" PRIu64 " of %" PRIu64
@@ -99,4 +108,5 @@ const engine_t okaywal_engine = {
     .replay = okw_replay,
     .truncate_half = okw_truncate_half,
     .close = okw_close,
+    .open_segmented = okw_open_segmented,
 };

@@ -304,7 +304,8 @@ typedef struct wal_stats_t {
    */
   uint64_t segments;
   /**
-   * Bytes the segment files occupy on disk now (their blocks).
+   * Bytes the segment files occupy on disk now (their blocks), the spares
+   * kept for recycling included.
    */
   uint64_t disk_bytes;
   /**
@@ -506,10 +507,12 @@ int wal_replay(struct wal_t *w, uint64_t after_seq, wal_replay_fn fn, void *ctx)
  * Fills `*out` with the handle's counters since wal_open (appends, bytes
  * written to and fdatasyncs of segment files, fdatasync latency p50, p99
  * and max, the largest group commit) and the segments now (how many, the
- * bytes they occupy on disk). Costs one stat per segment file; any thread,
- * at any time, read-only handles too.
+ * bytes they and the spares kept for recycling occupy on disk). Costs one
+ * stat per segment file and a directory listing; any thread, at any time,
+ * read-only handles too.
  * Returns WAL_OK; WAL_E_INVALID for a NULL argument; WAL_E_IO when a
- * segment file cannot be stat'ed (`*out` is then left unchanged).
+ * segment file cannot be stat'ed or the directory listed (`*out` is then
+ * left unchanged).
  */
 int wal_stats(struct wal_t *w, struct wal_stats_t *out);
 

@@ -171,6 +171,12 @@ impl Inner {
         let mut s = self.sync_state();
         s.synced = synced;
         self.sync_done.synced.store(synced, Ordering::Release);
+        self.end_leadership(s);
+    }
+
+    /// No leader runs any more: wakes the followers asleep, to return or to
+    /// lead, and the waiters of `wal_wait`.
+    fn end_leadership(&self, mut s: std::sync::MutexGuard<'_, SyncState>) {
         s.syncing = false;
         let wake = s.waiting > 0;
         if wake {
@@ -255,17 +261,7 @@ impl Inner {
             }
             Err(_) => self.poison(),
         }
-        s.syncing = false;
         s.concurrent = s.waiting > 0;
-        let wake = s.waiting > 0;
-        if wake {
-            s.waiting = 0;
-            self.sync_done.leaders_done.fetch_add(1, Ordering::Release);
-        }
-        drop(s);
-        if wake {
-            self.sync_done.wake_all();
-        }
-        self.waiters.notify();
+        self.end_leadership(s);
     }
 }

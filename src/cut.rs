@@ -175,6 +175,10 @@ impl Wal {
         let floor = inner.floor.load(Ordering::SeqCst);
         meta::write_meta(fs, dir, floor, Some(&intent))?;
         apply(fs, dir, &seg, &intent, &later)?;
+        // The seek index of the segment cut (the later ones go with their
+        // SegmentInfo): nothing past the frame holding `seq`, which ends
+        // at the new end.
+        seg.index.cut_after(seq, intent.end);
         meta::write_meta(fs, dir, floor, None)?;
 
         st.segments.truncate(k + 1);
@@ -208,11 +212,21 @@ fn refuse_checkpoint_above(st: &State, seq: u64) -> Result<()> {
 fn plan(fs: &dyn Fs, seg: &SegmentInfo, seq: u64) -> Result<CutIntent> {
     let mut reader = SegmentReader::open(fs, seg, None)?;
     let segment = SegmentHeader { first_seq: seg.first_seq, salt: reader.salt() };
-    let mut expected = seg.first_seq;
+    // From the frame the seek index says is at or before the one holding
+    // seq + 1: the cost does not grow with the bytes kept. A frame there
+    // that does not check out (a wrong entry) sends the reader back to the
+    // segment's start, as without an index.
+    let from = seg.index.lookup(reader.salt(), seq + 1, u64::MAX);
+    reader.seek(from.offset);
+    let mut expected = from.seq;
+    let mut seeked = from != seg.index.start();
     loop {
         let at = reader.position();
         match reader.skip(expected)? {
-            Ok(next) if next <= seq + 1 => expected = next,
+            Ok(next) if next <= seq + 1 => {
+                expected = next;
+                seeked = false;
+            }
             Ok(_) => {
                 reader.seek(at);
                 let Step::Frame(frame) = reader.next(expected)? else {
@@ -229,6 +243,11 @@ fn plan(fs: &dyn Fs, seg: &SegmentInfo, seq: u64) -> Result<CutIntent> {
                 };
                 let end = frame.offset + FRAME_HEADER_LEN as u64 + len;
                 return Ok(CutIntent { seq, segment, offset: frame.offset, end, header: Some(header) });
+            }
+            Err(_) if std::mem::take(&mut seeked) => {
+                seg.index.reset();
+                reader.seek(format::SEGMENT_HEADER_LEN as u64);
+                expected = seg.first_seq;
             }
             Err(stop) => {
                 return Err(Error::corrupt(

@@ -67,6 +67,9 @@ pub(crate) struct Inner {
     pub cuts: crate::cut::Cuts,
     /// Deletes freed segments beyond the spares, off the truncate's path.
     pub reaper: crate::recycle::Reaper,
+    /// Read-only: wal.meta as the open found it. Every change the writer
+    /// makes to it (a truncate, a cut) moves its generation.
+    pub meta_at_open: Option<format::Meta>,
     /// What the segment files' writes and syncs and the group commits count.
     pub stats: Arc<crate::stats::Counters>,
 }
@@ -357,13 +360,16 @@ impl Wal {
             let _ = active.file.start_writeback(from, active.end - from);
         }
         let (synced_end, salt) = (active.stamp(), active.salt);
+        let (offset, id) = (active.append_end(), active.id);
         match big {
-            Some(frame) => active.write(frame.seal(first_seq, synced_end, salt)),
-            None => {
-                format::push_frame(&mut active.pending, entries, first_seq, synced_end, salt);
-                Ok(())
-            }
+            Some(frame) => active.write(frame.seal(first_seq, synced_end, salt))?,
+            None => format::push_frame(&mut active.pending, entries, first_seq, synced_end, salt),
         }
+        // The seek index learns where the frame is (src/index.rs).
+        if let Some(segment) = st.segments.last().filter(|s| s.id == id) {
+            segment.index.note_written(salt, offset, first_seq);
+        }
+        Ok(())
     }
 
     /// Writes the buffered frames to the file, so that readers see them.
@@ -454,10 +460,10 @@ impl Wal {
         // Recycled or deleted, with no directory fsync: the floor is
         // durable, and a segment a crash brings back lies below it.
         let (fs, dir) = (&inner.fs, &inner.dir);
-        let mut spares = match inner.opts.preallocate {
-            true => crate::recycle::list_spares(&**fs, dir)?.len(),
-            false => crate::recycle::MAX_SPARES,
-        };
+        if !inner.opts.preallocate {
+            return doomed.iter().try_for_each(|seg| crate::recycle::delete(&**fs, seg));
+        }
+        let mut spares = crate::recycle::list_spares(&**fs, dir)?.len();
         for seg in &doomed {
             crate::recycle::retire(fs, dir, seg, &mut spares, &inner.reaper)?;
         }

@@ -26,7 +26,12 @@ pub fn read_meta(fs: &dyn Fs, dir: &Path) -> Result<(u64, Option<CutIntent>)> {
     read(fs, dir).map(|m| m.map_or((0, None), |m| (m.floor, m.cut)))
 }
 
-/// The metadata file; None when there is none.
+/// The metadata file (its generation moves with every change); None when
+/// there is none.
+pub fn read_full(fs: &dyn Fs, dir: &Path) -> Result<Option<Meta>> {
+    read(fs, dir)
+}
+
 fn read(fs: &dyn Fs, dir: &Path) -> Result<Option<Meta>> {
     let path = dir.join(META_FILE);
     let file = match fs.open(&path, OpenMode::READ) {
@@ -93,11 +98,22 @@ pub fn create(fs: &dyn Fs, dir: &Path, floor: u64, cut: Option<&CutIntent>) -> R
     sync_dir(fs, dir)
 }
 
-/// At a writable open: writes `floor` again into both slots, synced (a
-/// log without a slotted wal.meta, new or written before slots existed,
-/// gets one: truncates rewrite it in place).
+/// At a writable open: writes the slots again as they are and syncs them,
+/// so that what the page cache shows (after a failed fdatasync it may
+/// hold a slot the disk does not) is what the disk holds before anything
+/// relies on it; the bytes do not change. A log without a slotted
+/// wal.meta (new, or written before slots existed) gets one, holding
+/// `floor`: truncates rewrite it in place.
 pub fn rewrite(fs: &dyn Fs, dir: &Path, floor: u64) -> Result<()> {
-    write_meta(fs, dir, floor, None)
+    if read(fs, dir)?.is_none_or(|m| m.generation == 0) {
+        return create(fs, dir, floor, None);
+    }
+    let path = dir.join(META_FILE);
+    let file = fs.open(&path, OpenMode::WRITE).map_err(|e| Error::io("open", &path, e))?;
+    let mut bytes = [0u8; META_FILE_LEN];
+    let n = read_full_at(&*file, &mut bytes, 0).map_err(|e| Error::io("read", &path, e))?;
+    file.write_all_at(&bytes[..n], 0).map_err(|e| Error::io("write", &path, e))?;
+    file.sync_data().map_err(|e| Error::io("fdatasync", &path, e))
 }
 
 /// Removes a temp file left by a crash in the middle of `write_floor`.

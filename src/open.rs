@@ -33,46 +33,38 @@ impl Wal {
             true => None,
             false => Some(lock_dir(&*fs, &dir)?),
         };
-        // A cut of the newest records that its writer did not live to
-        // finish: a writable open finishes it, a read-only one reads the log
-        // as the cut leaves it.
-        let mut fs = fs;
-        match (crate::meta::read_meta(&*fs, &dir)?, opts.read_only) {
-            ((floor, Some(intent)), true) => fs = Arc::new(crate::cut::CutView::new(fs, &dir, floor, intent)?),
-            ((floor, Some(intent)), false) => crate::cut::finish(&*fs, &dir, floor, &intent)?,
-            // What wal.meta says is written again and synced before
-            // anything relies on it: after a failed fdatasync the page cache
-            // may hold a slot the disk does not (a truncate that failed),
-            // and a repair that deleted segments below that floor would
-            // lose records if the disk's older floor came back.
-            ((floor, None), false) => crate::meta::rewrite(&*fs, &dir, floor)?,
-            ((_, None), true) => {}
-        }
-        let lock_file = read_clean_mark(&*fs, &dir)?;
-        let mark = lock_file.as_ref().and_then(|l| l.mark);
-        let mut recovered = recovery::recover(&*fs, &dir, &opts, mark)?;
-        // Read-only beside a writer: the newest segment recovery read may be
-        // gone by now (the writer rotated and truncated it away): recover
-        // again from what the directory holds then.
-        let mut reader_active = None;
-        for _ in 0..READ_ONLY_ATTEMPTS {
-            if !opts.read_only {
-                break;
-            }
-            let (Some(newest), Some(info)) = (recovered.newest, recovered.segments.last()) else { break };
-            match open_active(&*fs, &opts, info, newest, recovered.last_seq + 1, false) {
-                Err(e) if e.os_error() == libc::ENOENT => recovered = recovery::recover(&*fs, &dir, &opts, mark)?,
-                other => {
-                    reader_active = Some(other?);
-                    break;
+        let (fs, lock_file, mut recovered, reader_active, meta_at_open) = match opts.read_only {
+            false => {
+                // A cut of the newest records that its writer did not live
+                // to finish is finished.
+                if let (floor, Some(intent)) = crate::meta::read_meta(&*fs, &dir)? {
+                    crate::cut::finish(&*fs, &dir, floor, &intent)?;
                 }
+                let lock_file = read_clean_mark(&*fs, &dir)?;
+                let mark = lock_file.as_ref().and_then(|l| l.mark);
+                let recovered = recovery::recover(&*fs, &dir, &opts, mark)?;
+                (fs, lock_file, recovered, None, None)
             }
-        }
+            true => read_only_view(fs, &dir, &opts)?,
+        };
+        let mark = lock_file.as_ref().and_then(|l| l.mark);
         // The clean-close mark stays as long as it is true: until this
         // handle changes what it describes (see `Inner::retire_clean_mark`).
         let mut live_mark = mark.filter(|_| recovered.report.clean_close && !opts.read_only);
         if !opts.read_only {
             recovery::prepare(&*fs, &mut recovered)?;
+            // What wal.meta says is written again and synced before anything
+            // relies on it (and made, for a log that has none): after a
+            // failed fdatasync the page cache may hold a slot the disk does
+            // not (a truncate that failed), and a repair that deleted
+            // segments below that floor would lose records if the disk's
+            // older floor came back. Not before recovery: an open it
+            // refuses changes no file.
+            // After a clean close (every fdatasync of the last writer
+            // succeeded) there is nothing to make durable.
+            if !recovered.report.clean_close {
+                crate::meta::rewrite(&*fs, &dir, recovered.floor)?;
+            }
             // Emptied, durably, before a repair changes the log, and when it
             // says nothing true: a damaged or stale mark, or an empty LOCK
             // whose emptying an earlier failed fsync may have left in the
@@ -123,6 +115,7 @@ impl Wal {
                 floor: AtomicU64::new(recovered.floor),
                 cuts: Default::default(),
                 reaper: Default::default(),
+                meta_at_open,
                 stats,
             }),
             closed: false,
@@ -133,6 +126,46 @@ impl Wal {
 /// How often a read-only open recovers again when the newest segment it
 /// found was removed before it could open it.
 const READ_ONLY_ATTEMPTS: usize = 100;
+
+/// What a read-only open recovered, and the newest segment opened for
+/// reading. Beside a writer, the log may change while it reads: a truncate
+/// moves the floor and removes segments (`recovery::recover` starts again
+/// when that makes it fail), the newest segment it found may be gone before
+/// it opens it, and a cut (`truncate_after`) rewrites the newest segments.
+/// Every change of wal.meta bumps its generation, so when the generation
+/// moved while it read, it reads again; a cut whose intent wal.meta holds
+/// is read through `CutView`, as the cut leaves the log.
+type ReadOnly = (Arc<dyn Fs>, Option<LockContents>, recovery::Recovered, Option<Active>, Option<format::Meta>);
+
+fn read_only_view(fs: Arc<dyn Fs>, dir: &Path, opts: &Options) -> Result<ReadOnly> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let last_try = attempt >= READ_ONLY_ATTEMPTS;
+        let before = crate::meta::read_full(&*fs, dir)?;
+        let view: Arc<dyn Fs> = match before.and_then(|m| m.cut) {
+            Some(intent) => Arc::new(crate::cut::CutView::new(fs.clone(), dir, before.map_or(0, |m| m.floor), intent)?),
+            None => fs.clone(),
+        };
+        let lock_file = read_clean_mark(&*view, dir)?;
+        let mark = lock_file.as_ref().and_then(|l| l.mark);
+        let recovered = match recovery::recover(&*view, dir, opts, mark) {
+            Err(_) if !last_try && crate::meta::read_full(&*fs, dir)? != before => continue,
+            other => other?,
+        };
+        let active = match (recovered.newest, recovered.segments.last()) {
+            (Some(newest), Some(info)) => match open_active(&*view, opts, info, newest, recovered.last_seq + 1, false) {
+                Err(e) if e.os_error() == libc::ENOENT && !last_try => continue,
+                other => Some(other?),
+            },
+            _ => None,
+        };
+        if !last_try && crate::meta::read_full(&*fs, dir)? != before {
+            continue;
+        }
+        return Ok((view, lock_file, recovered, active, before));
+    }
+}
 
 /// The newest segment, ready for appends (or reads, read-only). A writable
 /// open makes what a crashed process left in the page cache durable before

@@ -7,7 +7,7 @@
 //! seq, so damage or a missing segment is an error, never a skipped record.
 
 use crate::error::{Error, Result};
-use crate::format;
+use crate::format::{self, SEGMENT_HEADER_LEN};
 use crate::io::OpenMode;
 use crate::log::Inner;
 use crate::format::FrameHeader;
@@ -48,6 +48,9 @@ pub struct WalIter {
     /// The seq the next frame must carry.
     expected: u64,
     reader: Option<SegmentReader>,
+    /// The reader was moved by the seek index and has not read a frame
+    /// since: a stop there means the index was wrong, not damage.
+    seeked: bool,
     cursor: Option<Cursor>,
     /// An error is final: the iterator returns it from then on.
     failed: Option<Error>,
@@ -58,7 +61,7 @@ pub struct WalIter {
 impl WalIter {
     pub(crate) fn new(inner: Arc<Inner>, skip_upto: u64) -> WalIter {
         let epoch = inner.cuts.epoch();
-        WalIter { inner, skip_upto, expected: 0, reader: None, cursor: None, failed: None, epoch }
+        WalIter { inner, skip_upto, expected: 0, reader: None, seeked: false, cursor: None, failed: None, epoch }
     }
 
     /// The next record, None at the end of the log (as far as it is
@@ -96,9 +99,24 @@ impl WalIter {
                 Ok(Some(found)) if self.cut_since(found.seq)? => continue,
                 Ok(None) if self.cut_since(self.next_wanted())? => continue,
                 Err(_) if self.cut_since(self.next_wanted())? => continue,
+                Err(e) if e.kind() == crate::error::ErrorKind::Corrupt && self.changed_by_its_writer() => {
+                    return Err(Error::range(format!(
+                        "the log's writer truncated or cut it since this read-only handle opened it, and the records \
+                         from seq {} on are no longer what the handle found: open it again ({e})",
+                        self.next_wanted()
+                    )));
+                }
                 other => return other,
             }
         }
+    }
+
+    /// Read-only: whether another handle changed wal.meta (a truncate, a
+    /// cut) since this one opened, so that a segment read now may not be
+    /// the one the open found. Only asked after an error.
+    fn changed_by_its_writer(&self) -> bool {
+        self.inner.opts.read_only
+            && crate::meta::read_full(&*self.inner.fs, &self.inner.dir).map_or(true, |now| now != self.inner.meta_at_open)
     }
 
     /// The seq of the next record this iterator would return.
@@ -134,6 +152,7 @@ impl WalIter {
         self.epoch = now;
         self.skip_upto = next - 1;
         self.reader = None;
+        self.seeked = false;
         self.cursor = None;
         self.expected = 0;
         Ok(true)
@@ -154,12 +173,13 @@ impl WalIter {
                 return Ok(None);
             }
             let Some(reader) = self.reader.as_mut() else { return Ok(None) };
-            match reader.next(self.expected)? {
+            // Frames before the first wanted record are checked without
+            // copying their payload; the one holding it is read whole.
+            match reader.next_from(&mut self.expected, self.skip_upto + 1)? {
+                Step::Stop(_) if std::mem::take(&mut self.seeked) => self.index_missed(),
                 Step::Frame(frame) => {
-                    self.expected = frame.header.last_seq() + 1;
-                    if frame.header.last_seq() > self.skip_upto {
-                        self.cursor = Some(Cursor { header: frame.header, index: 0, at: 0 });
-                    }
+                    self.seeked = false;
+                    self.cursor = Some(Cursor { header: frame.header, index: 0, at: 0 });
                 }
                 Step::Stop(stop) => {
                     if !self.after_stop(stop)? {
@@ -195,8 +215,10 @@ impl WalIter {
         Some(found)
     }
 
-    /// Opens the segment holding the first wanted record; false when there
-    /// is nothing to read yet.
+    /// Opens the segment holding the first wanted record, at the frame the
+    /// seek index says is at or before that record's (binary searches of
+    /// the segments, then of the segment's index); false when there is
+    /// nothing to read yet.
     fn start(&mut self) -> Result<bool> {
         let (segment, limit) = {
             let st = self.inner.state();
@@ -212,7 +234,30 @@ impl WalIter {
             (segment, limit)
         };
         self.open_reader(&segment, limit)?;
+        let Some(reader) = self.reader.as_mut() else { return Ok(false) };
+        let from = segment.index.lookup(reader.salt(), self.skip_upto + 1, reader.limit());
+        if from != segment.index.start() {
+            reader.seek(from.offset);
+            self.expected = from.seq;
+            self.seeked = true;
+        }
         Ok(true)
+    }
+
+    /// The frame the seek index pointed at did not check out (a stale or
+    /// wrong entry: the writer's frames are always there): forget the
+    /// index and read the segment from its start, as without one. Damage
+    /// at that frame is then met, and reported, in order. (A cut made
+    /// since the lookup explains it too; the iterator then starts again
+    /// from its next record anyway, see `cut_since`.)
+    fn index_missed(&mut self) {
+        if let Some(reader) = self.reader.as_mut() {
+            if self.inner.cuts.epoch() == self.epoch {
+                reader.info().index.reset();
+            }
+            reader.seek(SEGMENT_HEADER_LEN as u64);
+            self.expected = reader.first_seq();
+        }
     }
 
     /// Reading the current segment stopped: more data may have been
@@ -343,4 +388,147 @@ fn damage(reader: &SegmentReader, stop: Stop, expected: u64) -> Error {
 
 fn truncated_while_reading(seq: u64) -> Error {
     Error::range(format!("record {seq} was truncated while the iterator was reading"))
+}
+
+#[cfg(test)]
+mod tests {
+    //! A seek index that is wrong must never change what an iterator
+    //! returns: each kind of wrong entry is caught by the frame checks at
+    //! the offset sought, and the iterator reads the segment from its start.
+    use crate::index::{Pos, SPACING};
+    use crate::io::{Fs, SimFs};
+    use crate::{Entry, Options, SyncMode, Wal};
+    use std::path::Path;
+    use std::sync::Arc;
+
+    type Row = (u64, Vec<u8>, Vec<u8>);
+
+    fn rows(wal: &Wal, after: u64, take: usize) -> Vec<Row> {
+        let mut it = wal.iter(after).unwrap();
+        let mut out = Vec::new();
+        while out.len() < take {
+            match it.next().unwrap() {
+                Some(r) => out.push((r.seq, r.key.to_vec(), r.value.to_vec())),
+                None => break,
+            }
+        }
+        out
+    }
+
+    /// A log on an in-memory file system: a sealed 1 MiB segment of
+    /// 100-byte records and batches of 5, and a second one being written.
+    fn log() -> Wal {
+        let fs = SimFs::new();
+        fs.create_dir_all(Path::new("/log")).unwrap();
+        let opts = Options { segment_size: 1 << 20, sync_mode: SyncMode::None, ..Options::default() };
+        let wal = Wal::open_in(Arc::new(fs), "/log", opts).unwrap();
+        let mut i = 0u64;
+        while wal.inner.state().segments.len() < 2 {
+            i += 1;
+            let value = vec![i as u8; 100];
+            if i % 7 == 0 {
+                let entries: Vec<Entry> = (0..5).map(|_| Entry { op: 2, key: b"batch", value: &value }).collect();
+                wal.append_batch(&entries).unwrap();
+            } else {
+                wal.append(1, format!("k{i}").as_bytes(), &value).unwrap();
+            }
+        }
+        wal.sync().unwrap();
+        wal
+    }
+
+    /// The first segment's index, as the writer built it, and its last seq.
+    fn first_segment(wal: &Wal) -> (Arc<crate::index::SegmentIndex>, u64) {
+        let st = wal.inner.state();
+        (st.segments[0].index.clone(), st.segments[1].first_seq - 1)
+    }
+
+    /// Seeks at seqs spread over the first segment give what a scan gives.
+    fn check_seeks(wal: &Wal, all: &[Row], last: u64, what: &str) {
+        for after in (0..last).step_by(97).chain([last - 2, last - 1]) {
+            let want: Vec<Row> = all.iter().filter(|r| r.0 > after).take(12).cloned().collect();
+            let got = rows(wal, after, 12);
+            let seqs = |rows: &[Row]| rows.iter().map(|r| r.0).collect::<Vec<_>>();
+            assert!(got == want, "{what}: iter({after}) gave seqs {:?}, a scan {:?}", seqs(&got), seqs(&want));
+        }
+    }
+
+    #[test]
+    fn wrong_index_entries_are_caught_and_never_change_what_is_read() {
+        let wal = log();
+        let all = rows(&wal, 0, usize::MAX);
+        let (index, last) = first_segment(&wal);
+        let (good, walked, written) = index.snapshot();
+        assert!(good.len() > 30, "{} entries", good.len());
+        check_seeks(&wal, &all, last, "the writer's index");
+        assert_eq!(index.misses(), 0, "a right index never misses");
+        let moved = |offset: u64, seq: i64| -> Vec<Pos> {
+            good.iter().map(|e| Pos { offset: e.offset + offset, seq: e.seq.saturating_add_signed(seq).max(1) }).collect()
+        };
+        // (what, the entries, whether a seek by them misses)
+        let wrongs = [
+            // Inside a frame: the header checksum fails.
+            ("offsets 7 bytes off", moved(7, 0), true),
+            // A frame's offset with another seq: the seq check fails (a
+            // reader that took the frame's own seq would return records
+            // after the wanted one, or before it).
+            ("seqs 3 too high", moved(0, 3), true),
+            ("seqs 3 too low", moved(0, -3), true),
+            // Past the end of the file: the lookup never returns them.
+            ("offsets past the file", moved(8 << 20, 0), false),
+        ];
+        for (what, wrong, missed) in wrongs {
+            index.force(wrong, walked, written);
+            let misses = index.misses();
+            check_seeks(&wal, &all, last, what);
+            assert_eq!(index.misses() > misses, missed, "{what}: misses {misses} -> {}", index.misses());
+        }
+        // A frontier past the data: the first seek starts there, misses,
+        // and reads from the segment's start.
+        index.force(Vec::new(), Pos { offset: 900_000, seq: 5 }, None);
+        check_seeks(&wal, &all, last, "a wrong frontier");
+        // After a reset the index is built again by the reads.
+        let (rebuilt, _, _) = index.snapshot();
+        assert!(!rebuilt.is_empty());
+        assert!(rebuilt.windows(2).all(|w| w[1].offset >= w[0].offset + SPACING));
+    }
+
+    #[test]
+    fn an_index_left_stale_by_a_cut_never_returns_a_discarded_record() {
+        let wal = log();
+        // The second segment, being written: cut inside it, append other
+        // records under the discarded seqs, then put back the index as it
+        // was before the cut (as if the cut had not told it).
+        for _ in 0..3000 {
+            wal.append(1, b"old", &[1u8; 60]).unwrap();
+        }
+        let (index, cut_seq) = {
+            let st = wal.inner.state();
+            (st.segments[1].index.clone(), st.segments[1].first_seq + 400)
+        };
+        check_seeks(&wal, &rows(&wal, 0, usize::MAX), wal.last_seq(), "before the cut");
+        let stale = index.snapshot();
+        wal.truncate_after(cut_seq).unwrap();
+        for i in 0..3000u32 {
+            let value = vec![2u8; 10 + (i % 90) as usize];
+            wal.append(1, b"new", &value).unwrap();
+        }
+        index.force(stale.0, stale.1, stale.2);
+        let all = rows(&wal, 0, usize::MAX);
+        assert!(all.iter().filter(|r| r.0 > cut_seq).all(|r| r.1 == b"new"));
+        for after in (cut_seq - 50..wal.last_seq()).step_by(31) {
+            let want: Vec<Row> = all.iter().filter(|r| r.0 > after).take(12).cloned().collect();
+            assert!(rows(&wal, after, 12) == want, "iter({after}) after a cut the index was not told of");
+        }
+    }
+
+    #[test]
+    fn the_index_holds_one_entry_per_spacing_of_segment() {
+        let wal = log();
+        let (index, _) = first_segment(&wal);
+        let entries = index.snapshot().0.len() as u64;
+        let bound = (1 << 20) / SPACING + 1;
+        assert!(entries <= bound, "{entries} entries for a 1 MiB segment");
+        assert!(index.memory() as u64 <= bound * 16 * 5 / 4 + 16 * 16, "{} bytes", index.memory());
+    }
 }

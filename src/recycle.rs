@@ -40,19 +40,33 @@ pub fn list_spares(fs: &dyn Fs, dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(spares)
 }
 
-/// Takes a segment a truncate freed out of the log: renamed to a spare
-/// while the log keeps fewer than MAX_SPARES (`spares` counts them), else
-/// deleted (by `reaper`). Neither needs to be durable: the floor is, and a
-/// crash that brings the segment back under its own name leaves it below
-/// the floor, where the next open deletes it.
+const TRASH_SUFFIX: &str = ".trash";
+
+/// Takes a segment a truncate freed out of the log before the truncate
+/// returns: renamed to a spare while the log keeps fewer than MAX_SPARES
+/// (`spares` counts them), else renamed to `NNNNNNNNNNNNNNNNNNNN.trash`,
+/// which `reaper` deletes (deleting frees the blocks: a discard per extent
+/// on a file system mounted with `discard`, which the truncate does not
+/// wait for). Without `recycle` (no preallocation) it is deleted at once.
+/// None of this needs to be durable: the floor is, and a crash that brings
+/// the segment back under its own name leaves it below the floor, where
+/// the next open deletes it (and any trash).
 pub fn retire(fs: &Arc<dyn Fs>, dir: &Path, seg: &SegmentInfo, spares: &mut usize, reaper: &Reaper) -> Result<()> {
-    if *spares < MAX_SPARES {
-        let spare = dir.join(spare_name(seg.first_seq));
-        fs.rename(&seg.path, &spare).map_err(|e| Error::io("rename to a spare", &seg.path, e))?;
-        *spares += 1;
-        return Ok(());
+    if *spares >= MAX_SPARES {
+        let trash = dir.join(format!("{:020}{TRASH_SUFFIX}", seg.first_seq));
+        fs.rename(&seg.path, &trash).map_err(|e| Error::io("rename to trash", &seg.path, e))?;
+        return reaper.delete(fs, trash);
     }
-    reaper.delete(fs, seg.path.clone())
+    let spare = dir.join(spare_name(seg.first_seq));
+    fs.rename(&seg.path, &spare).map_err(|e| Error::io("rename to a spare", &seg.path, e))?;
+    *spares += 1;
+    Ok(())
+}
+
+/// Without recycling: the freed segment is deleted before the truncate
+/// returns.
+pub fn delete(fs: &dyn Fs, seg: &SegmentInfo) -> Result<()> {
+    fs.remove_file(&seg.path).map_err(|e| Error::io("remove segment", &seg.path, e))
 }
 
 /// A new segment made of a spare, if there is one: its data zeroed, a new
@@ -100,11 +114,17 @@ pub fn reuse(fs: &dyn Fs, dir: &Path, first_seq: u64, segment_size: u64) -> Resu
     Ok(Some(Created { file, info: SegmentInfo::new(first_seq, target), salt }))
 }
 
-/// Deletes spares beyond MAX_SPARES (a crash may leave more), at open.
+/// Deletes spares beyond MAX_SPARES and trash a reaper did not live to
+/// delete, at open.
 pub fn trim(fs: &dyn Fs, dir: &Path) -> Result<()> {
     let spares = list_spares(fs, dir)?;
     for extra in spares.iter().skip(MAX_SPARES) {
         fs.remove_file(extra).map_err(|e| Error::io("remove spare", extra, e))?;
+    }
+    let names = fs.list(dir).map_err(|e| Error::io("list directory", dir, e))?;
+    for name in names.iter().filter(|n| n.as_bytes().ends_with(TRASH_SUFFIX.as_bytes())) {
+        let path = dir.join(name);
+        fs.remove_file(&path).map_err(|e| Error::io("remove", &path, e))?;
     }
     Ok(())
 }
@@ -125,7 +145,7 @@ pub(crate) struct Reaper {
 impl Reaper {
     pub fn delete(&self, fs: &Arc<dyn Fs>, path: PathBuf) -> Result<()> {
         if !fs.deletes_in_background() {
-            return fs.remove_file(&path).map_err(|e| Error::io("remove segment", &path, e));
+            return fs.remove_file(&path).map_err(|e| Error::io("remove", &path, e));
         }
         let mut worker = self.worker.lock().unwrap_or_else(|p| p.into_inner());
         if worker.is_none() {

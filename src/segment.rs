@@ -5,6 +5,7 @@
 
 use crate::error::{Error, Result};
 use crate::format::{self, FrameHeader, SegmentHeader, ENTRY_HEADER_LEN, FRAME_HEADER_LEN, SEGMENT_HEADER_LEN};
+use crate::index::{SegmentIndex, Walk};
 use crate::io::{read_full_at, Fs, FsFile, OpenMode};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -23,20 +24,33 @@ pub fn segment_name(first_seq: u64) -> String {
 
 /// A segment file in the directory, known by its name, and by an id that
 /// no other file gets in this process: a file created later under the same
-/// name (after a truncate removed the first) is another segment.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// name (after a truncate removed the first) is another segment. Clones
+/// share the segment's seek index (`src/index.rs`); a new file, a recycled
+/// one too, gets a new `SegmentInfo` and so an empty index.
+#[derive(Debug, Clone)]
 pub struct SegmentInfo {
     pub first_seq: u64,
     pub path: PathBuf,
     pub id: u64,
+    pub(crate) index: Arc<SegmentIndex>,
 }
 
 impl SegmentInfo {
     pub fn new(first_seq: u64, path: PathBuf) -> SegmentInfo {
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
-        SegmentInfo { first_seq, path, id: NEXT_ID.fetch_add(1, Ordering::Relaxed) }
+        let index = Arc::new(SegmentIndex::new(first_seq));
+        SegmentInfo { first_seq, path, id: NEXT_ID.fetch_add(1, Ordering::Relaxed), index }
     }
 }
+
+/// The same file: the index is what was learnt about it.
+impl PartialEq for SegmentInfo {
+    fn eq(&self, other: &SegmentInfo) -> bool {
+        (self.first_seq, &self.path, self.id) == (other.first_seq, &other.path, other.id)
+    }
+}
+
+impl Eq for SegmentInfo {}
 
 /// The segment files of `dir`, in log order. A `*.wal` file whose name is
 /// not a segment name is reported rather than ignored: it may hold records.
@@ -270,6 +284,8 @@ pub struct SegmentReader {
     proven: u64,
     /// Where the last frame holding records ends (sync marks not counted).
     records_end: u64,
+    /// Tells the segment's seek index the frames read in order.
+    walk: Walk,
 }
 
 impl SegmentReader {
@@ -305,6 +321,7 @@ impl SegmentReader {
             large: Vec::new(),
             proven: 0,
             records_end: SEGMENT_HEADER_LEN as u64,
+            walk: Walk::new(info.index.clone(), sound.salt),
         })
     }
 
@@ -361,6 +378,7 @@ impl SegmentReader {
     /// Moves the reader to the frame starting at `offset`.
     pub fn seek(&mut self, offset: u64) {
         self.pos = offset.clamp(SEGMENT_HEADER_LEN as u64, self.limit);
+        self.walk.moved();
     }
 
     /// Lets the reader go further: the writer has published more data.
@@ -372,24 +390,37 @@ impl SegmentReader {
     /// (sync marks before it are skipped); otherwise where and why reading
     /// stops (the reader stays there).
     pub fn next(&mut self, expected_seq: u64) -> Result<Step> {
+        self.next_from(&mut { expected_seq }, 0)
+    }
+
+    /// Like `next`, for a reader that wants the records from `wanted` on:
+    /// frames whose records are all below it are checked as `skip` checks
+    /// them, without holding their payload. `expected` follows the frames.
+    pub fn next_from(&mut self, expected: &mut u64, wanted: u64) -> Result<Step> {
         self.held = Held::None;
         if self.large.capacity() > 0 {
             self.large = Vec::new(); // a large payload is not kept past its frame
         }
         loop {
-            let header = match self.next_header(expected_seq)? {
+            let header = match self.next_header(*expected)? {
                 Ok(header) => header,
-                Err(stop) => return Ok(Step::Stop(stop)),
+                Err(stop) => return Ok(Step::Stop(self.stopped(stop))),
             };
-            if header.is_sync_mark() {
+            if header.is_sync_mark() || header.last_seq() < wanted {
+                if !header.is_sync_mark() && !self.checked_payload(self.pos, &header, false)? {
+                    let stop = Stop { offset: self.pos, reason: "payload checksum mismatch" };
+                    return Ok(Step::Stop(self.stopped(stop)));
+                }
                 self.advance(&header);
+                *expected = header.next_seq();
                 continue;
             }
             if !self.checked_payload(self.pos, &header, true)? {
-                return Ok(Step::Stop(Stop { offset: self.pos, reason: "payload checksum mismatch" }));
+                return Ok(Step::Stop(self.stopped(Stop { offset: self.pos, reason: "payload checksum mismatch" })));
             }
             let frame = Frame { header, offset: self.pos };
             self.advance(&header);
+            *expected = header.next_seq();
             return Ok(Step::Frame(frame));
         }
     }
@@ -401,10 +432,10 @@ impl SegmentReader {
         loop {
             let header = match self.next_header(expected_seq)? {
                 Ok(header) => header,
-                Err(stop) => return Ok(Err(stop)),
+                Err(stop) => return Ok(Err(self.stopped(stop))),
             };
             if !header.is_sync_mark() && !self.checked_payload(self.pos, &header, false)? {
-                return Ok(Err(Stop { offset: self.pos, reason: "payload checksum mismatch" }));
+                return Ok(Err(self.stopped(Stop { offset: self.pos, reason: "payload checksum mismatch" })));
             }
             self.advance(&header);
             if !header.is_sync_mark() {
@@ -414,11 +445,18 @@ impl SegmentReader {
     }
 
     fn advance(&mut self, header: &FrameHeader) {
+        self.walk.note(self.pos, header);
         self.proven = self.proven.max(header.synced_end);
         self.pos += header.frame_len();
         if !header.is_sync_mark() {
             self.records_end = self.pos;
         }
+    }
+
+    /// Reading stops here for now: the seek index learns what was walked.
+    fn stopped(&mut self, stop: Stop) -> Stop {
+        self.walk.commit();
+        stop
     }
 
     /// The checked header of the frame at the reader's position, or the stop.

@@ -46,7 +46,8 @@ pub struct Stats {
     /// Segment files in the log now.
     pub segments: u64,
     /// Bytes the segment files occupy on disk now (their blocks, not their
-    /// length: a preallocated segment counts its reserved space).
+    /// length: a preallocated segment counts its reserved space), the spares
+    /// kept for recycling included.
     pub disk_bytes: u64,
 }
 
@@ -175,9 +176,11 @@ pub(crate) fn counting(fs: Arc<dyn Fs>, counters: &Arc<Counters>) -> Arc<dyn Fs>
     Arc::new(CountingFs { fs, counters: counters.clone() })
 }
 
-/// A segment file: `*.wal` (see `segment::segment_name`).
+/// A segment file: `*.wal` (see `segment::segment_name`), or a spare kept
+/// for recycling (`*.spare`, see `recycle`): a rotation makes the file it
+/// opened as a spare the active segment.
 fn is_segment(path: &Path) -> bool {
-    path.extension().is_some_and(|ext| ext == "wal")
+    path.extension().is_some_and(|ext| ext == "wal" || ext == "spare")
 }
 
 struct CountingFs {
@@ -293,9 +296,10 @@ impl Wal {
     /// Counters since the open (what was appended, written and synced; the
     /// fdatasync latencies; the largest group commit) and the segments now:
     /// how many, and the bytes they occupy on disk. Cheap enough to call
-    /// every second: one look at the state and one stat per segment file.
+    /// every second: one look at the state, one stat per segment file and a
+    /// listing of the directory for the spares.
     /// `Io` when a segment file cannot be stat'ed (one that a truncate
-    /// removes meanwhile is left out).
+    /// removes meanwhile is left out), or the directory listed for spares.
     pub fn stats(&self) -> Result<Stats> {
         let inner = &self.inner;
         let (appended, paths) = {
@@ -304,14 +308,13 @@ impl Wal {
         };
         let (mut segments, mut disk_bytes) = (0, 0);
         for path in &paths {
-            match inner.fs.disk_usage(path) {
-                Ok(bytes) => {
-                    segments += 1;
-                    disk_bytes += bytes;
-                }
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(Error::io("stat segment", path, e)),
+            if let Some(bytes) = self.disk_usage(path)? {
+                segments += 1;
+                disk_bytes += bytes;
             }
+        }
+        for spare in crate::recycle::list_spares(&*inner.fs, &inner.dir)? {
+            disk_bytes += self.disk_usage(&spare)?.unwrap_or(0);
         }
         let c = &inner.stats;
         Ok(Stats {
@@ -326,6 +329,16 @@ impl Wal {
             segments,
             disk_bytes,
         })
+    }
+
+    /// The bytes a file of the log occupies; None for one removed meanwhile
+    /// (by a truncate, or a rotation that took a spare).
+    fn disk_usage(&self, path: &Path) -> Result<Option<u64>> {
+        match self.inner.fs.disk_usage(path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io("stat", path, e)),
+        }
     }
 }
 

@@ -408,8 +408,6 @@ impl Fs for MetaBefore {
 /// wal.meta before the cut began, the segments at any later call of it.
 /// It must succeed and see the old log or the new one.
 #[test]
-#[ignore = "bug reported to the lead (open.rs/recovery.rs): a read-only open that read wal.meta before a \
-            writer's cut began reads the segments as the cut changes them: Corrupt, or a log that is neither"]
 fn a_read_only_open_during_a_cut_sees_the_old_log_or_the_new_one() {
     let mut wrong = vec![];
     for (n_segments, seq, inside) in [(1u64, 35u64, true), (1, 30, false), (6, 35, true), (6, 30, false)] {
@@ -458,8 +456,6 @@ fn span(log: &Log) -> (u64, u64) {
 /// it may go on with the records it can still read, or say Range; a healthy
 /// log is never Corrupt.
 #[test]
-#[ignore = "bug reported to the lead (reader.rs): an iterator of a read-only handle across another \
-            handle's cut reports the deleted segments as missing (Corrupt)"]
 fn a_read_only_handle_iterating_across_a_cut_never_reports_corruption() {
     let mut wrong = vec![];
     for (seq, read_first) in [(100u64, 50usize), (100, 150), (35, 20), (250, 240)] {

@@ -1,8 +1,9 @@
 //! The damage oracle: logs written by scripted workloads through the
 //! simulated file system (every sync mode; single records, batches of 1 to
 //! 5,000 entries, empty ones included; checkpoints, syncs, rotations,
-//! truncations; with and without preallocation; closed cleanly, killed, or
-//! cut by a power loss), then damaged one way at a time: a flipped byte in
+//! truncations; with and without preallocation, so that truncated segments
+//! become spares and later rotations recycle them; closed cleanly, killed,
+//! or cut by a power loss), then damaged one way at a time: a flipped byte in
 //! a frame header or a payload, a zeroed 512-byte sector, a zeroed segment
 //! header, a truncated file, a deleted, duplicated or renamed segment, a
 //! header with a valid checksum claiming a huge payload (in a file extended
@@ -272,6 +273,7 @@ enum End {
 /// What a workload left: the files as the last writer saw them (the truth
 /// the oracle reads), the files on disk now (what gets damaged: equal to
 /// the truth unless a power loss took unsynced writes), and the options.
+#[derive(Clone)]
 struct World {
     desc: String,
     opts: Options,
@@ -279,8 +281,28 @@ struct World {
     segs: Vec<Seg>,
     /// Every record of the truth, by seq.
     rows: BTreeMap<u64, Row>,
+    /// The segments of the truth that a rotation made of a spare, by name:
+    /// the bytes the spare held before it was zeroed and reused.
+    recycled: BTreeMap<String, Vec<u8>>,
     /// The directory on disk.
     disk: SimFs,
+}
+
+const SPARE_SUFFIX: &str = ".spare";
+
+fn is_spare(name: &str) -> bool {
+    name.ends_with(SPARE_SUFFIX)
+}
+
+/// The spare files of a directory and their bytes.
+fn spares_of(fs: &SimFs) -> Files {
+    let names = fs.list(Path::new(DIR)).unwrap().into_iter().map(|n| n.into_string().unwrap());
+    names.filter(|n| is_spare(n)).map(|n| (n.clone(), fs.read_file(&path(&n)).unwrap())).collect()
+}
+
+/// The segment files of a directory, by name.
+fn seg_names_of(fs: &SimFs) -> Vec<String> {
+    fs.list(Path::new(DIR)).unwrap().into_iter().map(|n| n.into_string().unwrap()).filter(|n| seg_name_seq(n).is_some()).collect()
 }
 
 fn pattern(seed: u64, len: usize) -> Vec<u8> {
@@ -324,13 +346,34 @@ fn build_world(seed: u64, sync_mode: SyncMode, preallocate: bool, end: End) -> W
     let mut wal = open_on(&fs, opts);
     let steps = 10 + rng.below(50);
     let mut script = Vec::new();
+    let mut recycled = BTreeMap::new();
     for _ in 0..steps {
+        let (mut spares_before, mut segs_before) = (spares_of(&fs), seg_names_of(&fs));
         match rng.below(100) {
-            0..=44 => {
+            0..=38 => {
                 let (kl, vl) = (rng.below(20) as usize, value_len(&mut rng));
                 let seq = wal.append(1 + rng.below(254) as u8, &pattern(rng.next_u64(), kl), &pattern(rng.next_u64(), vl));
                 seq.unwrap();
                 script.push(format!("append {kl}+{vl}"));
+            }
+            39..=44 => {
+                // Truncate every sealed segment or (nearly) everything, then
+                // fill a segment or two: with preallocation the freed
+                // segments become spares and the rotations reuse them.
+                let mut names = seg_names_of(&fs);
+                names.sort();
+                let upto = match (names.last(), rng.below(2)) {
+                    (Some(newest), 0) => seg_name_seq(newest).unwrap() - 1,
+                    _ => wal.last_seq().saturating_sub(rng.below(3)),
+                };
+                wal.truncate(upto).unwrap();
+                (spares_before, segs_before) = (spares_of(&fs), seg_names_of(&fs));
+                let n = 3 + rng.below(4);
+                let vl = segment_size as usize / 3;
+                for _ in 0..n {
+                    wal.append(1 + rng.below(254) as u8, b"fill", &pattern(rng.next_u64(), vl)).unwrap();
+                }
+                script.push(format!("truncate {upto} + {n} x {vl}"));
             }
             45..=69 => {
                 let n = batch_len(&mut rng);
@@ -378,6 +421,25 @@ fn build_world(seed: u64, sync_mode: SyncMode, preallocate: bool, end: End) -> W
                 script.push("crash+reopen".into());
             }
         }
+        // A segment that appeared as a spare vanished was made of it (a
+        // rotation takes the spares in name order).
+        let spares_after = spares_of(&fs);
+        let reused = spares_before.into_iter().filter(|(n, _)| !spares_after.contains_key(n));
+        let created = seg_names_of(&fs).into_iter().filter(|n| !segs_before.contains(n));
+        for ((_, old), name) in reused.zip(created) {
+            recycled.insert(name, old);
+        }
+    }
+    // Often, a last truncate of the oldest segment or of every sealed one:
+    // with preallocation they stay as spares, which the damage may bring
+    // back.
+    let mut names = seg_names_of(&fs);
+    names.sort();
+    if preallocate && names.len() >= 2 && rng.below(3) != 0 {
+        let keep = [&names[1], names.last().unwrap()][rng.below(2) as usize];
+        let upto = seg_name_seq(keep).unwrap() - 1;
+        wal.truncate(upto).unwrap();
+        script.push(format!("truncate {upto}"));
     }
     let live = files_of(&fs);
     let disk = match end {
@@ -420,7 +482,8 @@ fn build_world(seed: u64, sync_mode: SyncMode, preallocate: bool, end: End) -> W
         "seed {seed} {sync_mode:?} prealloc={preallocate} segment_size={segment_size} end={end:?}: {}",
         script.join(", ")
     );
-    World { desc, opts, segs, rows, disk }
+    recycled.retain(|name, _| segs.iter().any(|s| &s.name == name));
+    World { desc, opts, segs, rows, recycled, disk }
 }
 
 // ---- what the oracle expects of a damaged directory ----
@@ -479,6 +542,10 @@ enum Failure {
     /// (renamed or copied there): it sits after segment `after` in log
     /// order (None: before every segment).
     Stranger { after: Option<usize>, name_seq: u64 },
+    /// Every frame reads back, but bytes that are not zero follow the last
+    /// one in the newest segment, `seg` (a recycled segment whose zeroing
+    /// was lost shows its old frames there).
+    Garbage { seg: usize },
 }
 
 /// Compares the disk with the truth: where the log first fails.
@@ -532,6 +599,14 @@ fn first_failure(world: &World, disk: &Files) -> Option<Failure> {
     if found.is_none() {
         if let Some((after, name_seq)) = stranger {
             found = Some(Failure::Stranger { after, name_seq });
+        }
+    }
+    if found.is_none() {
+        let newest = world.segs.len().checked_sub(1)?;
+        let s = &world.segs[newest];
+        let after_frames = disk[&s.name].get(s.end as usize..).unwrap_or_default();
+        if after_frames.iter().any(|&b| b != 0) {
+            found = Some(Failure::Garbage { seg: newest });
         }
     }
     found
@@ -773,6 +848,21 @@ fn expect_in_order(world: &World, disk: &Files) -> (Want, Want) {
             };
             (tail, salvaged)
         }
+        Failure::Garbage { seg } => {
+            // Reading stops after the last frame with data after it: a
+            // torn write for all recovery can tell, unless the clean-close
+            // mark proves the bytes there durable (it never covers more
+            // than the frames). No frame of another salt ever checks out,
+            // so none of the old bytes is read as a record, nor as a
+            // witness. SALVAGE cannot tell whether a record was there.
+            let s = &world.segs[seg];
+            let cut = Some(Cut::At(s.end));
+            let tail = match proof(world, disk, seg, s.end) {
+                (_, _, true) => Want::Corrupt,
+                _ => keep(floor, all, cut, Some(vec![0])),
+            };
+            (tail, salvage(all, cut, vec![0, all.max(floor + 1)]))
+        }
         Failure::Stranger { after, name_seq } => {
             // A file whose header disagrees with its name: the damage sits
             // where its name puts it. Whether the records of the segment
@@ -969,14 +1059,29 @@ fn after_open(fs: &SimFs, opts: Options, opened: &Opened) -> Result<(), String> 
     if seq != opened.last_seq + 1 {
         return Err(format!("the first append got seq {seq}, last_seq was {}", opened.last_seq));
     }
+    let mut want = opened.rows.clone();
+    want.push((seq, 7, b"after".to_vec(), b"recovery".to_vec()));
+    // A truncate (wal.meta's slots rewritten after the damage, maybe a
+    // segment made a spare), then a record larger than a segment: a
+    // rotation, into a spare when there is one.
+    if let Some(first) = opened.rows.first().map(|r| r.0) {
+        wal.truncate(first).map_err(|e| format!("truncate {first}: {e}"))?;
+        want.retain(|r| r.0 > first);
+    }
+    let big = vec![0xa5; opts.segment_size as usize];
+    let big_seq = wal.append(8, b"big", &big).map_err(|e| format!("append: {e}"))?;
+    want.push((big_seq, 8, b"big".to_vec(), big));
     wal.close().map_err(|e| format!("close: {e}"))?;
     let wal = Wal::open_in(Arc::new(fs.clone()), DIR, opts).map_err(|e| format!("reopen: {e}"))?;
     let rows = common_collect(&wal).map_err(|e| format!("replay after reopen: {e}"))?;
-    let mut want = opened.rows.clone();
-    want.push((seq, 7, b"after".to_vec(), b"recovery".to_vec()));
     if rows != want {
         let seqs: Vec<u64> = rows.iter().map(|r| r.0).collect();
-        return Err(format!("reopen reads {}, want the records read plus {seq}", span(&seqs)));
+        let want: Vec<u64> = want.iter().map(|r| r.0).collect();
+        return Err(format!("reopen reads {}, want {}", span(&seqs), span(&want)));
+    }
+    let spares = spares_of(fs).len();
+    if spares > 2 {
+        return Err(format!("{spares} spares after two writable opens"));
     }
     Ok(())
 }
@@ -1004,8 +1109,19 @@ enum Kind {
     DuplicateSegment,
     RenameSegment,
     HugeLengthPastEof,
+    /// A recycled segment whose zeroing was lost: the spare's old bytes
+    /// where the new writer wrote nothing (or a power loss took what it
+    /// wrote), old frames of the old salt after the new header.
+    ZeroingLost,
 }
 
+
+impl Kind {
+    /// Whether the damage lies in the segment `Case::seg` names.
+    fn is_in_segment(self) -> bool {
+        !matches!(self, Kind::None)
+    }
+}
 
 /// One damage to apply: its kind, the segment, the frame (per-frame kinds)
 /// and a seed for where exactly.
@@ -1036,6 +1152,11 @@ fn cases(world: &World, floor: u64, rng: &mut Rng) -> Vec<Case> {
         if !live.is_empty() || si + 1 == world.segs.len() {
             for kind in [Kind::ZeroSegmentHeader, Kind::DeleteSegment, Kind::DuplicateSegment, Kind::RenameSegment] {
                 out.push(Case { kind, seg: si, frame: 0, seed: rng.next_u64() });
+            }
+        }
+        if world.recycled.contains_key(&seg.name) {
+            for _ in 0..4 {
+                out.push(Case { kind: Kind::ZeroingLost, seg: si, frame: 0, seed: rng.next_u64() });
             }
         }
     }
@@ -1096,6 +1217,27 @@ fn damage(world: &World, case: &Case) -> Option<(SimFs, String)> {
             bytes[off..off + 4].copy_from_slice(&crc.to_le_bytes());
             detail = format!("payload_len {claim} at {off}, header resealed");
         }
+        Kind::ZeroingLost => {
+            let old = world.recycled.get(&seg.name)?;
+            let (mut from, mut to) = (SEG_HEADER, old.len());
+            if rng.below(2) == 0 {
+                // Only some pages lost their zeroing.
+                let pages = old.len().div_ceil(4096) as u64;
+                let a = rng.below(pages);
+                (from, to) = ((a * 4096) as usize, (((a + 1 + rng.below(4)) * 4096) as usize).min(old.len()));
+                from = from.max(SEG_HEADER);
+            }
+            for at in from..to {
+                let wrote = (at as u64) < seg.end && bytes.get(at) == Some(&seg.bytes[at]);
+                if !wrote {
+                    if bytes.len() <= at {
+                        bytes.resize(at + 1, 0);
+                    }
+                    bytes[at] = old[at];
+                }
+            }
+            detail = format!("the spare's old bytes over {from}..{to}, where the writer wrote nothing");
+        }
         Kind::DeleteSegment => {
             fs.remove_file(&p).ok()?;
             return Some((fs, "deleted".into()));
@@ -1137,12 +1279,24 @@ struct Tally {
     tried: BTreeMap<Kind, u64>,
     no_change: u64,
     failures: Vec<String>,
+    /// Worlds run; of them, worlds holding a recycled segment, and worlds
+    /// with a spare on disk.
+    worlds: u64,
+    recycled_worlds: u64,
+    spare_worlds: u64,
+    /// Cases run on worlds holding a recycled segment; of them, cases whose
+    /// damage lies in a recycled segment.
+    on_recycled: u64,
+    in_recycled: u64,
 }
 
 
 fn run_world(index: u64, budget: usize, tally: &mut Tally) {
     let world = world(index);
     let floor = world.disk.read_file(&path(META)).ok().and_then(|m| parse_floor(&m)).unwrap_or(0);
+    tally.worlds += 1;
+    tally.recycled_worlds += !world.recycled.is_empty() as u64;
+    tally.spare_worlds += !spares_of(&world.disk).is_empty() as u64;
     let mut rng = Rng::new(index);
     let mut all = cases(&world, floor, &mut rng);
     // A seeded sample, round-robin over the kinds so each gets its share.
@@ -1168,6 +1322,11 @@ fn run_world(index: u64, budget: usize, tally: &mut Tally) {
             continue;
         };
         *tally.tried.entry(case.kind).or_default() += 1;
+        if !world.recycled.is_empty() {
+            tally.on_recycled += 1;
+            let damaged = world.segs.get(case.seg).filter(|_| case.kind.is_in_segment());
+            tally.in_recycled += damaged.is_some_and(|s| world.recycled.contains_key(&s.name)) as u64;
+        }
         if let Err(e) = check_disk(&world, &disk, SMALL_LOG_ALLOC_MAX) {
             let Some(s) = world.segs.get(case.seg) else {
                 tally.failures.push(format!("world {index} (no segment): {e}\n    {}", world.desc));
@@ -1209,6 +1368,11 @@ fn run_oracle(test: &str, strict: bool) {
         counts.join(", "),
         tally.no_change,
         if tally.failures.is_empty() { "all agree with the oracle".to_string() } else { format!("{} DISAGREE", tally.failures.len()) }
+    ));
+    report(&format!(
+        "{test}: {} worlds, {} holding a recycled segment, {} with a spare on disk; {} cases on worlds holding a \
+         recycled segment, {} of them damaging a recycled segment",
+        tally.worlds, tally.recycled_worlds, tally.spare_worlds, tally.on_recycled, tally.in_recycled
     ));
     KNOWN_HITS.with(|k| {
         for (tag, n) in k.borrow().iter() {

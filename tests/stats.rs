@@ -46,8 +46,9 @@ fn appends_count_records_and_their_key_and_value_bytes() {
     assert_eq!(s.segments, 1);
 }
 
-/// In a fresh directory every write and every file sync before the close is
-/// one of a segment file, so the simulated file system's own counts are the
+/// In a fresh directory, from the open on (which writes wal.meta, and no
+/// segment yet), every write and every file sync before the close is one of
+/// a segment file, so the simulated file system's own counts are the
 /// oracle: headers, frames, sync marks and the zeros written ahead.
 #[test]
 fn bytes_written_and_syncs_are_every_write_and_sync_of_a_segment_file() {
@@ -58,13 +59,16 @@ fn bytes_written_and_syncs_are_every_write_and_sync_of_a_segment_file() {
     ] {
         let fs = SimFs::new();
         let wal = Wal::open_in(Arc::new(fs.clone()), DIR, opts).unwrap();
+        let at_open = wal.stats().unwrap();
+        assert_eq!((at_open.bytes_written, at_open.syncs), (0, 0), "{what}: no segment yet");
+        let (written_at_open, syncs_at_open) = (fs.bytes_written(), fs.count(OpKind::Sync));
         for i in 1..=100 {
             wal.append(1, &key(i), &value(i, 100)).unwrap();
         }
         wal.sync().unwrap();
         let s = wal.stats().unwrap();
-        assert_eq!(s.bytes_written, fs.bytes_written(), "{what}: {s:?}");
-        assert_eq!(s.syncs, fs.count(OpKind::Sync), "{what}: {s:?}");
+        assert_eq!(s.bytes_written, fs.bytes_written() - written_at_open, "{what}: {s:?}");
+        assert_eq!(s.syncs, fs.count(OpKind::Sync) - syncs_at_open, "{what}: {s:?}");
         if opts.preallocate {
             assert!(s.bytes_written > 512 << 10, "{what}: the zeros written ahead count: {s:?}");
         } else if opts.sync_mode == SyncMode::None {
@@ -88,6 +92,11 @@ fn segments_and_disk_bytes_are_the_segment_files_now() {
     wal.truncate(150).unwrap();
     let after = wal.stats().unwrap();
     assert!(after.segments < s.segments, "{after:?}");
+    // The files a truncate frees go to a thread that deletes them.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while segments(dir.path()).len() as u64 != after.segments && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
     assert_eq!(after.segments, segments(dir.path()).len() as u64);
     assert_eq!(after.disk_bytes, disk_bytes(dir.path()), "{after:?}");
     wal.close().unwrap();
@@ -101,6 +110,55 @@ fn segments_and_disk_bytes_are_the_segment_files_now() {
     let ro = Wal::open(dir.path(), Options { read_only: true, ..Options::default() }).unwrap();
     let r = ro.stats().unwrap();
     assert_eq!(r, Stats { segments: 1, disk_bytes: s.disk_bytes, ..Stats::default() });
+}
+
+/// The files of `dir` ending in `suffix`, as (how many, bytes on disk).
+fn files_ending(dir: &std::path::Path, suffix: &str) -> (u64, u64) {
+    let mut found = (0, 0);
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_name().to_string_lossy().ends_with(suffix) {
+            found.0 += 1;
+            found.1 += entry.metadata().unwrap().blocks() * 512;
+        }
+    }
+    found
+}
+
+/// A truncate keeps freed segments as spares for recycling: they occupy
+/// disk, and disk_bytes says so. A rotation that takes one goes on counting
+/// the writes and syncs of what is now the active segment.
+#[test]
+fn spares_count_on_disk_and_a_recycled_segment_counts_its_writes() {
+    let dir = TempDir::new("stats-spares");
+    let opts = Options { segment_size: 16 << 10, sync_mode: SyncMode::None, ..Options::default() };
+    let wal = fill(dir.path(), opts, 1000, 100);
+    wal.truncate(900).unwrap();
+    let s = wal.stats().unwrap();
+    let (spares, spare_bytes) = files_ending(dir.path(), ".spare");
+    assert!(spares > 0, "the truncate kept no spare");
+    // Segments beyond the spares go to a thread that deletes them.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while files_ending(dir.path(), ".wal").0 != s.segments && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let (segs, seg_bytes) = files_ending(dir.path(), ".wal");
+    assert_eq!((s.segments, s.disk_bytes), (segs, seg_bytes + spare_bytes), "{s:?}");
+    // Append until a rotation has taken a spare, then some more, and sync.
+    let mut seq = 1000;
+    while files_ending(dir.path(), ".spare").0 == spares {
+        seq += 1;
+        wal.append(1, &key(seq), &value(seq, 100)).unwrap();
+        assert!(seq < 2000, "no rotation took a spare");
+    }
+    let before = wal.stats().unwrap();
+    for i in 1..=50 {
+        wal.append(1, &key(seq + i), &value(seq + i, 100)).unwrap();
+    }
+    wal.sync().unwrap();
+    let after = wal.stats().unwrap();
+    assert!(after.bytes_written - before.bytes_written >= 50 * frame_len(key(seq).len(), 100), "{before:?} {after:?}");
+    assert!(after.syncs > before.syncs, "{before:?} {after:?}");
 }
 
 /// One fdatasync held for 200 ms among many fast ones: the maximum shows it,

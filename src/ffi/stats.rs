@@ -28,7 +28,8 @@ pub struct wal_stats_t {
     pub group_max: u64,
     /// Segment files in the log now.
     pub segments: u64,
-    /// Bytes the segment files occupy on disk now (their blocks).
+    /// Bytes the segment files occupy on disk now (their blocks), the spares
+    /// kept for recycling included.
     pub disk_bytes: u64,
     /// Reserved: zero; more counters may follow here.
     pub reserved: [u64; 6],
@@ -37,10 +38,12 @@ pub struct wal_stats_t {
 /// Fills `*out` with the handle's counters since wal_open (appends, bytes
 /// written to and fdatasyncs of segment files, fdatasync latency p50, p99
 /// and max, the largest group commit) and the segments now (how many, the
-/// bytes they occupy on disk). Costs one stat per segment file; any thread,
-/// at any time, read-only handles too.
+/// bytes they and the spares kept for recycling occupy on disk). Costs one
+/// stat per segment file and a directory listing; any thread, at any time,
+/// read-only handles too.
 /// Returns WAL_OK; WAL_E_INVALID for a NULL argument; WAL_E_IO when a
-/// segment file cannot be stat'ed (`*out` is then left unchanged).
+/// segment file cannot be stat'ed or the directory listed (`*out` is then
+/// left unchanged).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wal_stats(w: *mut wal_t, out: *mut wal_stats_t) -> c_int {
     status(|| {

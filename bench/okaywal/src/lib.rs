@@ -33,7 +33,9 @@
 //!
 //! In the durable runs the manager lets every checkpoint through at once,
 //! okaywal's steady state: a full segment (768 KiB by default) is recycled
-//! for later writes. `BENCH_OKAYWAL_HOLD=1` holds them there too.
+//! for later writes. `BENCH_OKAYWAL_HOLD=1` holds them there too. The
+//! rotation run passes its segment size to `okwb_open`, which makes it
+//! okaywal's `checkpoint_after_bytes`.
 //! Other knobs: `BENCH_OKAYWAL_PREALLOCATE_KB`, `BENCH_OKAYWAL_CHECKPOINT_KB`
 //! (durable runs) and `BENCH_OKAYWAL_BUFFER_KB`; unset, okaywal's defaults.
 //!
@@ -236,7 +238,12 @@ fn kib_u32(name: &str, v: u64) -> io::Result<u32> {
 }
 
 /// okaywal's defaults, with the knobs of the environment applied.
-fn configuration(dir: &Path, hold: bool, segment_bytes: u64) -> io::Result<Configuration> {
+fn configuration(
+    dir: &Path,
+    hold: bool,
+    segment_bytes: u64,
+    checkpoint_bytes: u64,
+) -> io::Result<Configuration> {
     let mut c = Configuration::default_for(dir);
     if let Some(kb) = env_u64("BENCH_OKAYWAL_PREALLOCATE_KB")? {
         c = c.preallocate_bytes(kib_u32("BENCH_OKAYWAL_PREALLOCATE_KB", kb)?);
@@ -248,6 +255,9 @@ fn configuration(dir: &Path, hold: bool, segment_bytes: u64) -> io::Result<Confi
     if hold {
         // One entry per segment: a segment is full when its entry is.
         c = c.checkpoint_after_bytes(segment_bytes);
+    } else if checkpoint_bytes > 0 {
+        // The rotation run: a new segment every checkpoint_bytes.
+        c = c.checkpoint_after_bytes(checkpoint_bytes);
     } else if let Some(kb) = env_u64("BENCH_OKAYWAL_CHECKPOINT_KB")? {
         c = c.checkpoint_after_bytes(kb.saturating_mul(1024));
     }
@@ -271,7 +281,12 @@ fn has_segments(dir: &Path) -> io::Result<bool> {
 }
 
 impl Bench {
-    fn open(dir: &Path, durable: bool, threads: c_int) -> io::Result<Bench> {
+    fn open(
+        dir: &Path,
+        durable: bool,
+        threads: c_int,
+        checkpoint_bytes: u64,
+    ) -> io::Result<Bench> {
         if !durable && threads != 1 {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -292,7 +307,7 @@ impl Bench {
             recovered: Arc::clone(&recovered),
             buf: Vec::new(),
         };
-        let wal = configuration(dir, hold, segment_bytes)?.open(manager)?;
+        let wal = configuration(dir, hold, segment_bytes, checkpoint_bytes)?.open(manager)?;
         let (recovered_records, queued) = {
             let r = lock(&recovered);
             let older = &r.segments[..r.segments.len().saturating_sub(1)];
@@ -533,6 +548,9 @@ fn handle<'a>(h: *mut Bench) -> io::Result<&'a mut Bench> {
 }
 
 /// Opens (creating if missing) the log in dir. Returns NULL on error.
+/// checkpoint_bytes (durable runs): okaywal's checkpoint_after_bytes, the
+/// size at which it moves to a new segment; 0: okaywal's default or
+/// BENCH_OKAYWAL_CHECKPOINT_KB.
 ///
 /// # Safety
 /// See "Safety" at the top of the C ABI section.
@@ -541,6 +559,7 @@ pub unsafe extern "C" fn okwb_open(
     dir: *const c_char,
     durable: c_int,
     threads: c_int,
+    checkpoint_bytes: u64,
 ) -> *mut Bench {
     let mut out = std::ptr::null_mut();
     let rc = guard(|| {
@@ -555,6 +574,7 @@ pub unsafe extern "C" fn okwb_open(
             Path::new(dir),
             durable != 0,
             threads,
+            checkpoint_bytes,
         )?));
         Ok(())
     });
