@@ -237,7 +237,7 @@ fn plan(fs: &dyn Fs, seg: &SegmentInfo, seq: u64) -> Result<CutIntent> {
                     return Ok(CutIntent { seq, segment, offset: frame.offset, end: frame.offset, header: None });
                 }
                 let keep = (seq + 1 - first) as u32;
-                let Some((header, len)) = format::shortened_frame_header(&frame.header, &frame.payload, keep, segment.salt)
+                let Some((header, len)) = format::shortened_frame_header(&frame.header, reader.payload(), keep, segment.salt)
                 else {
                     return Err(Error::corrupt(&seg.path, format!("the batch at offset {} lost its entries", frame.offset)));
                 };

@@ -10,7 +10,8 @@ use crate::error::{Error, Result};
 use crate::format::{self, SEGMENT_HEADER_LEN};
 use crate::io::OpenMode;
 use crate::log::Inner;
-use crate::segment::{Frame, SegmentInfo, SegmentReader, Step, Stop};
+use crate::format::FrameHeader;
+use crate::segment::{SegmentInfo, SegmentReader, Step, Stop};
 use std::ops::Range;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -24,9 +25,10 @@ pub struct Record<'a> {
     pub value: &'a [u8],
 }
 
-/// Where the next record lies in the current frame's payload.
+/// Where the next record lies in the current frame's payload, which the
+/// segment reader holds.
 struct Cursor {
-    frame: Frame,
+    header: FrameHeader,
     index: u32,
     at: usize,
 }
@@ -72,9 +74,10 @@ impl WalIter {
         }
         match self.advance() {
             Ok(Some(found)) => {
-                // `advance` returns a record only from the current frame.
-                let Some(cursor) = self.cursor.as_ref() else { return Ok(None) };
-                let payload = &cursor.frame.payload;
+                // `advance` returns a record only from the current frame,
+                // whose payload the reader holds.
+                let Some(reader) = self.reader.as_ref() else { return Ok(None) };
+                let payload = reader.payload();
                 Ok(Some(Record {
                     seq: found.seq,
                     op: found.op,
@@ -119,7 +122,7 @@ impl WalIter {
     /// The seq of the next record this iterator would return.
     fn next_wanted(&self) -> u64 {
         match (&self.cursor, &self.reader) {
-            (Some(c), _) => c.frame.header.first_seq + c.index as u64,
+            (Some(c), _) => c.header.first_seq + c.index as u64,
             (None, Some(_)) => self.expected.max(self.skip_upto + 1),
             (None, None) => self.skip_upto + 1,
         }
@@ -130,11 +133,17 @@ impl WalIter {
     /// record it wants next, `next`, lies above what the cut kept, it is
     /// gone (and a record appended later under its seq is another one):
     /// `Range`. Otherwise it starts again from `next`, on the files as cut.
+    #[inline]
     fn cut_since(&mut self, next: u64) -> Result<bool> {
-        let now = self.inner.cuts.epoch();
-        if now == self.epoch {
-            return Ok(false);
+        // Checked after every record: the common answer, inline.
+        match self.inner.cuts.epoch() {
+            now if now == self.epoch => Ok(false),
+            now => self.restart_after_cut(next, now),
         }
+    }
+
+    #[inline(never)]
+    fn restart_after_cut(&mut self, next: u64, now: u64) -> Result<bool> {
         if let Some(kept) = self.inner.cuts.lowest_since(self.epoch).filter(|&kept| next > kept) {
             return Err(Error::range(format!(
                 "record {next} was discarded by a cut after seq {kept} (truncate_after) while the iterator was open"
@@ -170,7 +179,7 @@ impl WalIter {
                 Step::Stop(_) if std::mem::take(&mut self.seeked) => self.index_missed(),
                 Step::Frame(frame) => {
                     self.seeked = false;
-                    self.cursor = Some(Cursor { frame, index: 0, at: 0 });
+                    self.cursor = Some(Cursor { header: frame.header, index: 0, at: 0 });
                 }
                 Step::Stop(stop) => {
                     if !self.after_stop(stop)? {
@@ -183,18 +192,20 @@ impl WalIter {
 
     fn next_in_frame(&mut self) -> Option<Found> {
         let cursor = self.cursor.as_mut()?;
-        if cursor.index >= cursor.frame.header.count {
-            if let (Some(done), Some(reader)) = (self.cursor.take(), self.reader.as_mut()) {
-                reader.recycle(done.frame.payload);
-            }
+        if cursor.index >= cursor.header.count {
+            self.cursor = None;
             return None;
         }
         // The frame's entries were checked to fill its payload when it was
         // read; a failure here would be a bug, and ends the frame.
-        let (entry, next) = format::next_entry(&cursor.frame.payload, cursor.at)?;
+        let payload = self.reader.as_ref().map_or(&[][..], |r| r.payload());
+        let Some((entry, next)) = format::next_entry(payload, cursor.at) else {
+            self.cursor = None;
+            return None;
+        };
         let key_at = cursor.at + format::ENTRY_HEADER_LEN;
         let found = Found {
-            seq: cursor.frame.header.first_seq + cursor.index as u64,
+            seq: cursor.header.first_seq + cursor.index as u64,
             op: entry.op,
             key: key_at..key_at + entry.key.len(),
             value: key_at + entry.key.len()..next,

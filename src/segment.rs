@@ -202,8 +202,10 @@ fn last_data_byte(file: &dyn FsFile, path: &Path, from: u64, to: u64) -> Result<
             if n == 0 {
                 return Ok(last);
             }
-            if let Some(i) = buf[..n].iter().rposition(|&b| b != 0) {
-                last = Some(chunk_at + i as u64);
+            // Mostly zeros (the preallocated end of the newest segment): the
+            // vectorised test first, the byte search only where there is data.
+            if !all_zero(&buf[..n]) {
+                last = buf[..n].iter().rposition(|&b| b != 0).map(|i| chunk_at + i as u64).or(last);
             }
             chunk_at += n as u64;
         }
@@ -212,12 +214,22 @@ fn last_data_byte(file: &dyn FsFile, path: &Path, from: u64, to: u64) -> Result<
     Ok(last)
 }
 
-/// One frame read back: its header and its checked payload.
+/// One frame read back, its payload checked: the reader holds the payload
+/// (`SegmentReader::payload`) until it reads again.
 #[derive(Debug)]
 pub struct Frame {
     pub header: FrameHeader,
-    pub payload: Vec<u8>,
     pub offset: u64,
+}
+
+/// Where the payload of the frame `next` returned last is held.
+#[derive(Debug, Clone)]
+enum Held {
+    None,
+    /// In the read buffer, at this range.
+    Buffered(std::ops::Range<usize>),
+    /// In `SegmentReader::large`: a frame bigger than the read buffer.
+    Large,
 }
 
 /// Where and why reading a segment stopped.
@@ -263,8 +275,11 @@ pub struct SegmentReader {
     limit: u64,
     buf: Vec<u8>,
     buf_off: u64,
-    /// A payload buffer handed back by `recycle`, reused by the next frame.
-    spare: Vec<u8>,
+    /// The payload of the frame `next` returned last, read in place: no
+    /// copy per frame.
+    held: Held,
+    /// The payload of a frame larger than the read buffer.
+    large: Vec<u8>,
     /// The highest synced_end of the frames and marks read so far.
     proven: u64,
     /// Where the last frame holding records ends (sync marks not counted).
@@ -302,7 +317,8 @@ impl SegmentReader {
             limit: limit.unwrap_or(len).max(SEGMENT_HEADER_LEN as u64),
             buf: Vec::new(),
             buf_off: 0,
-            spare: Vec::new(),
+            held: Held::None,
+            large: Vec::new(),
             proven: 0,
             records_end: SEGMENT_HEADER_LEN as u64,
             walk: Walk::new(info.index.clone(), sound.salt),
@@ -353,6 +369,7 @@ impl SegmentReader {
     /// another process may have written since.
     pub fn refresh(&mut self) -> Result<()> {
         self.buf.clear();
+        self.held = Held::None;
         let len = self.file_len()?;
         self.extend_limit(len);
         Ok(())
@@ -378,15 +395,19 @@ impl SegmentReader {
 
     /// Like `next`, for a reader that wants the records from `wanted` on:
     /// frames whose records are all below it are checked as `skip` checks
-    /// them, without copying their payload. `expected` follows the frames.
+    /// them, without holding their payload. `expected` follows the frames.
     pub fn next_from(&mut self, expected: &mut u64, wanted: u64) -> Result<Step> {
+        self.held = Held::None;
+        if self.large.capacity() > 0 {
+            self.large = Vec::new(); // a large payload is not kept past its frame
+        }
         loop {
             let header = match self.next_header(*expected)? {
                 Ok(header) => header,
                 Err(stop) => return Ok(Step::Stop(self.stopped(stop))),
             };
             if header.is_sync_mark() || header.last_seq() < wanted {
-                if !header.is_sync_mark() && self.checked_payload(self.pos, &header, false)?.is_none() {
+                if !header.is_sync_mark() && !self.checked_payload(self.pos, &header, false)? {
                     let stop = Stop { offset: self.pos, reason: "payload checksum mismatch" };
                     return Ok(Step::Stop(self.stopped(stop)));
                 }
@@ -394,10 +415,10 @@ impl SegmentReader {
                 *expected = header.next_seq();
                 continue;
             }
-            let Some(payload) = self.checked_payload(self.pos, &header, true)? else {
+            if !self.checked_payload(self.pos, &header, true)? {
                 return Ok(Step::Stop(self.stopped(Stop { offset: self.pos, reason: "payload checksum mismatch" })));
-            };
-            let frame = Frame { header, payload, offset: self.pos };
+            }
+            let frame = Frame { header, offset: self.pos };
             self.advance(&header);
             *expected = header.next_seq();
             return Ok(Step::Frame(frame));
@@ -413,7 +434,7 @@ impl SegmentReader {
                 Ok(header) => header,
                 Err(stop) => return Ok(Err(self.stopped(stop))),
             };
-            if !header.is_sync_mark() && self.checked_payload(self.pos, &header, false)?.is_none() {
+            if !header.is_sync_mark() && !self.checked_payload(self.pos, &header, false)? {
                 return Ok(Err(self.stopped(Stop { offset: self.pos, reason: "payload checksum mismatch" })));
             }
             self.advance(&header);
@@ -452,11 +473,9 @@ impl SegmentReader {
         if bytes.len() < FRAME_HEADER_LEN {
             return stop("the file ends inside a frame header");
         }
-        if all_zero(bytes) {
-            return stop(ZEROS);
-        }
+        // All zeros never check out: look for them only when the CRC fails.
         let Some(header) = FrameHeader::checked(bytes, salt) else {
-            return stop("frame header checksum mismatch");
+            return stop(if all_zero(bytes) { ZEROS } else { "frame header checksum mismatch" });
         };
         if header.first_seq != expected_seq {
             return stop("frame header with an unexpected seq");
@@ -516,7 +535,19 @@ impl SegmentReader {
     }
 
     /// Up to `len` bytes at `offset`, fewer at the limit or end of file.
+    #[inline]
     fn fetch(&mut self, offset: u64, len: usize) -> Result<&[u8]> {
+        // Most calls ask for bytes the buffer holds, below the limit.
+        let start = offset.wrapping_sub(self.buf_off) as usize;
+        let end = start.wrapping_add(len);
+        if offset >= self.buf_off && start <= end && end <= self.buf.len() && len as u64 <= self.limit.saturating_sub(offset) {
+            return Ok(&self.buf[start..end]);
+        }
+        self.fetch_slow(offset, len)
+    }
+
+    #[inline(never)]
+    fn fetch_slow(&mut self, offset: u64, len: usize) -> Result<&[u8]> {
         let want = len.min(self.limit.saturating_sub(offset) as usize);
         let buf_end = self.buf_off + self.buf.len() as u64;
         if offset < self.buf_off || offset + want as u64 > buf_end {
@@ -526,17 +557,20 @@ impl SegmentReader {
                 .map_err(|e| Error::io("read", &self.info.path, e))?;
             self.buf.truncate(n);
             self.buf_off = offset;
+            self.held = Held::None;
         }
         let start = (offset - self.buf_off) as usize;
         let end = (start + want).min(self.buf.len());
         Ok(&self.buf[start..end])
     }
 
-    /// Hands back a frame's payload buffer for the next frame to reuse, so
-    /// that reading a log allocates once, not once per frame.
-    pub fn recycle(&mut self, payload: Vec<u8>) {
-        if payload.capacity() <= READ_CHUNK {
-            self.spare = payload;
+    /// The payload of the frame `next` returned last; empty once the reader
+    /// has read anything else.
+    pub fn payload(&self) -> &[u8] {
+        match &self.held {
+            Held::Buffered(range) => self.buf.get(range.clone()).unwrap_or_default(),
+            Held::Large => &self.large,
+            Held::None => &[],
         }
     }
 
@@ -544,44 +578,45 @@ impl SegmentReader {
     /// is what `header`, a checked header that is not necessarily the one
     /// in the file, describes: for a cut that rewrites a frame's header.
     pub(crate) fn payload_fits(&mut self, offset: u64, header: &FrameHeader) -> Result<bool> {
-        Ok(self.checked_payload(offset, header, false)?.is_some())
+        self.checked_payload(offset, header, false)
     }
 
     /// Checks the payload of the frame at `offset`, whose header checked
     /// out (so its length is within MAX_BATCH_SIZE and the readable data).
-    /// With `keep`, returns the payload; without, an empty Vec: a frame
-    /// bigger than the read buffer is then checked chunk by chunk and never
-    /// held whole.
-    fn checked_payload(&mut self, offset: u64, header: &FrameHeader, keep: bool) -> Result<Option<Vec<u8>>> {
+    /// With `keep`, the payload is then held for `payload`; without, a frame
+    /// bigger than the read buffer is checked chunk by chunk and never held
+    /// whole.
+    fn checked_payload(&mut self, offset: u64, header: &FrameHeader, keep: bool) -> Result<bool> {
         let frame_len = header.frame_len() as usize;
         let payload_at = offset + FRAME_HEADER_LEN as u64;
         if frame_len <= READ_CHUNK {
-            let mut payload = std::mem::take(&mut self.spare);
-            payload.clear();
             let bytes = self.fetch(offset, frame_len)?;
             let valid = bytes.len() == frame_len && format::payload_is_valid(header, &bytes[FRAME_HEADER_LEN..]);
             if valid && keep {
-                payload.extend_from_slice(&bytes[FRAME_HEADER_LEN..]);
-                return Ok(Some(payload));
+                // fetch left the frame in the buffer, at its offset.
+                let start = (payload_at - self.buf_off) as usize;
+                self.held = Held::Buffered(start..start + header.payload_len as usize);
             }
-            self.spare = payload;
-            return Ok(valid.then(Vec::new));
+            return Ok(valid);
         }
         // A large frame is checked in bounded chunks first, so that memory
         // is reserved for its payload only once it is known to be whole
         // (a hostile header may claim WAL_MAX_BATCH_SIZE of sparse zeros).
         if !self.stream_check(payload_at, header)? {
-            return Ok(None);
+            return Ok(false);
         }
         if keep {
             // Bounded: the checked header's length is within MAX_BATCH_SIZE
             // and the readable data, and the payload checked out.
             let mut payload = vec![0u8; header.payload_len as usize];
             let n = read_full_at(&*self.file, &mut payload, payload_at).map_err(|e| Error::io("read", self.path(), e))?;
-            let valid = n == payload.len() && format::payload_is_valid(header, &payload);
-            return Ok(valid.then_some(payload));
+            if n != payload.len() || !format::payload_is_valid(header, &payload) {
+                return Ok(false);
+            }
+            self.large = payload;
+            self.held = Held::Large;
         }
-        Ok(Some(Vec::new()))
+        Ok(true)
     }
 
     /// The payload CRC and the entries of a large frame, checked in chunks.

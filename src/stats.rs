@@ -279,6 +279,10 @@ impl FsFile for CountingFile {
         self.file.zero_range(offset, len)
     }
 
+    fn start_writeback(&self, offset: u64, len: u64) -> io::Result<()> {
+        self.file.start_writeback(offset, len)
+    }
+
     fn size(&self) -> io::Result<u64> {
         self.file.size()
     }

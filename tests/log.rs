@@ -224,6 +224,30 @@ fn buffered_appends_are_written_in_few_writes_and_in_order() {
     assert_eq!(seqs(&wal, 0), (1..=1002).collect::<Vec<_>>());
 }
 
+/// Each time the writer's buffer fills, the frames it held go to the file in
+/// one write and the kernel is asked to start writing exactly those bytes
+/// to the disk (a hint, sync_file_range): the one sync of a bulk load then
+/// finds little left to write.
+#[test]
+fn a_full_write_buffer_is_handed_to_the_disk_as_it_is_written() {
+    let fs = Arc::new(wal::io::sim::SimFs::new());
+    let opts = Options { sync_mode: SyncMode::None, segment_size: 64 << 20, ..Options::default() };
+    let wal = Wal::open_in(fs.clone(), "/log", opts).unwrap();
+    for i in 1..=2500u64 {
+        wal.append(1, &key(i), &value(i, 1000)).unwrap();
+    }
+    let hints = fs.writeback_hints();
+    assert_eq!(hints.len(), 2, "2.6 MB of frames fill the 1 MiB buffer twice: {hints:?}");
+    let mut at = 32; // after the segment header
+    for (offset, len) in hints {
+        assert_eq!(offset, at, "each hint starts where the last one ended");
+        assert!(len > (1 << 20) - 1100 && len <= 1 << 20, "a hint covers one full buffer: {len}");
+        at += len;
+    }
+    wal.sync().unwrap();
+    assert_eq!(fs.writeback_hints().len(), 2, "a sync hints nothing: its fdatasync follows at once");
+}
+
 /// A writable open writes again the newest segment's bytes that its last
 /// writer had not seen synced (a failed fsync may have left them in pages
 /// no fsync writes). After a clean close the LOCK file says they were all

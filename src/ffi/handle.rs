@@ -146,7 +146,7 @@ pub unsafe extern "C" fn wal_append(
     call(0, || {
         let wal = handle(w)?;
         let entry = entry_from_c(op, key, key_len, value, value_len)?;
-        wal.append_batch(&[entry])
+        wal.append(entry.op, entry.key, entry.value)
     })
 }
 

@@ -49,6 +49,14 @@ pub trait FsFile: Send + Sync {
     fn allocate(&self, len: u64) -> io::Result<()>;
     /// The file's size in bytes.
     fn size(&self) -> io::Result<u64>;
+    /// Asks the OS to start writing `len` bytes at `offset` to the disk and
+    /// returns without waiting (sync_file_range with SYNC_FILE_RANGE_WRITE):
+    /// a hint that makes no byte durable and consumes no write error (the
+    /// next fdatasync reports those), so that a later fdatasync finds less
+    /// to write. A file system that cannot just returns Ok.
+    fn start_writeback(&self, _offset: u64, _len: u64) -> io::Result<()> {
+        Ok(())
+    }
     /// Makes `offset..offset + len` read as zeros without changing the
     /// file's size, keeping its blocks where the file system can
     /// (fallocate ZERO_RANGE: no data is written). `Unsupported` where it

@@ -55,6 +55,23 @@ impl FsFile for File {
         Ok(self.metadata()?.len())
     }
 
+    fn start_writeback(&self, offset: u64, len: u64) -> io::Result<()> {
+        let (Ok(offset), Ok(len)) = (libc::off64_t::try_from(offset), libc::off64_t::try_from(len)) else {
+            return Ok(()); // a hint: past what the call can name, none is given
+        };
+        // SAFETY: sync_file_range on a valid descriptor; WRITE alone starts
+        // writeback and neither waits nor checks (so consumes) write errors.
+        if unsafe { libc::sync_file_range(self.as_raw_fd(), offset, len, libc::SYNC_FILE_RANGE_WRITE) } == 0 {
+            return Ok(());
+        }
+        let err = io::Error::last_os_error();
+        match err.raw_os_error() {
+            // A file system or kernel without it: no hint.
+            Some(libc::ENOSYS) | Some(libc::EOPNOTSUPP) | Some(libc::EINVAL) | Some(libc::ESPIPE) => Ok(()),
+            _ => Err(err),
+        }
+    }
+
     fn zero_range(&self, offset: u64, len: u64) -> io::Result<()> {
         let range = |v: u64| libc::off_t::try_from(v).map_err(|_| io::Error::from_raw_os_error(libc::EFBIG));
         let (offset, len) = (range(offset)?, range(len)?);

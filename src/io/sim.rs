@@ -185,6 +185,9 @@ struct Sim {
     pauses: Vec<(u64, Arc<Pause>)>,
     /// The mutating call with this number fails (once).
     fail_call: Option<(u64, i32)>,
+    /// (offset, len) of every writeback hint, in order. A hint is not a
+    /// mutating call: it changes nothing, counts nothing, meets no fault.
+    writeback_hints: Vec<(u64, u64)>,
 }
 
 /// An fsync held after it took effect, before it returns: see
@@ -407,6 +410,12 @@ impl SimFs {
         self.state().bytes_written
     }
 
+    /// (offset, len) of the writeback hints given so far
+    /// (`FsFile::start_writeback`), in order.
+    pub fn writeback_hints(&self) -> Vec<(u64, u64)> {
+        self.state().writeback_hints.clone()
+    }
+
     /// Mutating calls made so far.
     pub fn calls(&self) -> u64 {
         self.state().calls
@@ -544,6 +553,11 @@ impl FsFile for SimFile {
             inode.pending.push(FileOp::Write(offset, buf[..landed].to_vec()));
         }
         result
+    }
+
+    fn start_writeback(&self, offset: u64, len: u64) -> io::Result<()> {
+        self.fs.state().writeback_hints.push((offset, len));
+        Ok(())
     }
 
     fn sync_data(&self) -> io::Result<()> {
