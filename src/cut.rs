@@ -160,7 +160,8 @@ impl Wal {
         }
         let k = st.segments.partition_point(|s| s.first_seq <= seq + 1).saturating_sub(1);
         let seg = st.segments[k].clone();
-        let intent = plan(fs, &seg, seq)?;
+        let sealed = st.active.as_ref().is_none_or(|a| a.id != seg.id);
+        let intent = plan(fs, &seg, seq, sealed)?;
         let later: Vec<SegmentInfo> = st.segments[k + 1..].to_vec();
         // The segment the log goes on in, opened before anything changes.
         let file = match st.active.as_ref() {
@@ -209,9 +210,13 @@ fn refuse_checkpoint_above(st: &State, seq: u64) -> Result<()> {
 /// Where the cut goes in `seg`, the segment holding seq + 1: at the start of
 /// the frame holding it, or, inside a batch, after the batch's entries up
 /// to `seq` (that frame's header is rewritten to hold only them).
-fn plan(fs: &dyn Fs, seg: &SegmentInfo, seq: u64) -> Result<CutIntent> {
+fn plan(fs: &dyn Fs, seg: &SegmentInfo, seq: u64, sealed: bool) -> Result<CutIntent> {
     let mut reader = SegmentReader::open(fs, seg, None)?;
     let segment = SegmentHeader { first_seq: seg.first_seq, salt: reader.salt() };
+    // A sealed segment's index may be stored beside it (src/hint.rs).
+    if sealed {
+        crate::hint::consult(fs, seg, reader.salt(), seq + 1, reader.limit());
+    }
     // From the frame the seek index says is at or before the one holding
     // seq + 1: the cost does not grow with the bytes kept. A frame there
     // that does not check out (a wrong entry) sends the reader back to the
@@ -268,6 +273,12 @@ fn plan(fs: &dyn Fs, seg: &SegmentInfo, seq: u64) -> Result<CutIntent> {
 /// (newest first), the shortened batch's header written, `seg` cut to its
 /// new end, all durable. Each step can be done again after a crash.
 fn apply(fs: &dyn Fs, dir: &Path, seg: &SegmentInfo, intent: &CutIntent, later: &[SegmentInfo]) -> Result<()> {
+    // The sidecars of the segments deleted and of the one cut (which is
+    // written again), best effort: a failure never fails the cut, and one
+    // left behind is refused or caught on use (src/hint.rs).
+    for doomed in later.iter().rev().chain([seg]) {
+        crate::hint::remove(fs, &doomed.path);
+    }
     for doomed in later.iter().rev() {
         match fs.remove_file(&doomed.path) {
             Ok(()) => {}

@@ -34,6 +34,15 @@
 //! that reads those records: the index never makes a reader skip a record
 //! it returns or a frame between two records it returns).
 //!
+//! A sealed segment written by an earlier process has no in-memory index,
+//! but it may have a sidecar (`src/hint.rs`): the index the writer held
+//! when it sealed the segment, stored beside it. The first lookup that the
+//! index cannot answer (`wants_sidecar`) loads it, once per segment, and
+//! `install` makes its entries the index, its end the walked frontier:
+//! entries like any other, checked on use, and forgotten on a miss.
+//! `covering` is what the writer stores: the entries, when the two regions
+//! together cover the whole segment.
+//!
 //! Operations that change a segment's frames must tell its index:
 //! `cut_after` when the newest records are cut (`Wal::truncate_after`).
 //! Segments that leave the log (truncate, SALVAGE, a cut that deletes the
@@ -92,6 +101,9 @@ struct Entries {
     written_from: Option<Pos>,
     /// How often a seek by this index did not check out.
     misses: u64,
+    /// The segment's sidecar was looked for (success or not): it is loaded
+    /// at most once, whatever happens to the index later.
+    sidecar_tried: bool,
 }
 
 impl std::fmt::Debug for SegmentIndex {
@@ -114,6 +126,7 @@ impl SegmentIndex {
                 walked: Pos { offset: START, seq: first_seq },
                 written_from: None,
                 misses: 0,
+                sidecar_tried: false,
             }),
         }
     }
@@ -139,12 +152,62 @@ impl SegmentIndex {
         }
         let below = st.entries.partition_point(|e| e.seq <= want);
         let best = st.entries[..below].iter().rev().find(|e| e.offset < limit).copied();
-        let covered = want < st.walked.seq || st.written_from.is_some_and(|w| want >= w.seq);
+        let covered = st.covers(want);
         match best {
             _ if !covered && st.walked.offset < limit && st.walked.seq <= want => st.walked,
             Some(e) => e,
             None => start,
         }
+    }
+
+    /// Whether a lookup of `want` in the file with `salt` should first load
+    /// the segment's sidecar: the index does not cover `want`, and the
+    /// sidecar was not tried yet (it is marked tried now). The generation
+    /// to hand to `install`.
+    pub fn wants_sidecar(&self, salt: u32, want: u64) -> Option<u64> {
+        let mut st = self.lock();
+        // (The segment's first record needs none: it is at the start.)
+        if want <= self.first_seq || st.sidecar_tried || !st.adopt(salt, self) || st.covers(want) {
+            return None;
+        }
+        st.sidecar_tried = true;
+        Some(st.generation)
+    }
+
+    /// Takes a sidecar's entries (strictly increasing, checked by its
+    /// decoder) as the index of the file with `salt`, and `end` (where the
+    /// frames end, and the seq after the last record) as the walked
+    /// frontier, unless the index changed since `wants_sidecar` gave
+    /// `generation`, the writer writes to the segment, or the walks went as
+    /// far already. Whether it took them. The entries are as bounded as the
+    /// index's own: one per SPACING of the segment file (see `hint`).
+    pub fn install(&self, salt: u32, generation: u64, entries: Vec<Pos>, end: Pos) -> bool {
+        let mut st = self.lock();
+        let changed = st.salt != Some(salt) || st.generation != generation;
+        if changed || st.written_from.is_some() || end.offset <= st.walked.offset || end.seq <= st.walked.seq {
+            return false;
+        }
+        // Walks under way hand nothing in: their frontier is gone.
+        st.generation += 1;
+        st.entries = entries;
+        st.walked = end;
+        true
+    }
+
+    /// The entries, if the index of the file with `salt` covers every frame
+    /// of the segment, which is sealed: its frames end at `end.offset`, its
+    /// last record is `end.seq - 1`. The writer wrote it from its start, or
+    /// walks joined the writer's frames, or walks read every record.
+    pub fn covering(&self, salt: u32, end: Pos) -> Option<Vec<Pos>> {
+        let st = self.lock();
+        if st.salt != Some(salt) {
+            return None;
+        }
+        // The written region starts where the walked one ends, or after
+        // sync marks only (the seq did not move: the open's sync mark).
+        let joined = st.written_from.is_some_and(|w| w.seq <= st.walked.seq && w.offset >= st.walked.offset);
+        let whole = joined || st.walked.seq >= end.seq;
+        whole.then(|| st.entries.iter().copied().filter(|e| e.offset < end.offset && e.seq < end.seq).collect())
     }
 
     /// The writer appended a frame holding records at `offset`, first seq
@@ -294,6 +357,12 @@ fn push(entries: &mut Vec<Pos>, at: Pos) {
 }
 
 impl Entries {
+    /// Whether the regions cover `want`: walked past it, or written from
+    /// at or before it.
+    fn covers(&self, want: u64) -> bool {
+        want < self.walked.seq || self.written_from.is_some_and(|w| want >= w.seq)
+    }
+
     /// Whether the index describes the file with `salt` (taking it if it
     /// describes none yet); if it described another one, it is cleared.
     fn adopt(&mut self, salt: u32, index: &SegmentIndex) -> bool {

@@ -9,6 +9,7 @@ mod active;
 mod commit;
 mod cut;
 mod error;
+mod hint;
 mod index;
 pub mod format;
 pub mod inspect;

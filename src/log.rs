@@ -387,6 +387,12 @@ impl Wal {
         if let Some(mut old) = st.active.take() {
             old.flush()?;
             self.inner.sync_segment(&*old.file, &old.path)?;
+            // Its seek index goes beside it, for the first seek into it
+            // after a reopen (src/hint.rs): a hint, written best effort.
+            if let Some(sealed) = st.segments.last().filter(|s| s.id == old.id) {
+                let end = crate::index::Pos { offset: old.end, seq: first_seq };
+                crate::hint::seal(&*self.inner.fs, sealed, old.salt, end);
+            }
         }
         // A newer segment is about to exist: a clean-close mark naming an
         // older one would call it foreign.
@@ -460,6 +466,9 @@ impl Wal {
         // Recycled or deleted, with no directory fsync: the floor is
         // durable, and a segment a crash brings back lies below it.
         let (fs, dir) = (&inner.fs, &inner.dir);
+        // Their sidecars first, best effort: one a failed delete or a crash
+        // leaves is ignored, and deleted by the next open (src/hint.rs).
+        doomed.iter().for_each(|seg| crate::hint::remove(&**fs, &seg.path));
         if !inner.opts.preallocate {
             return doomed.iter().try_for_each(|seg| crate::recycle::delete(&**fs, seg));
         }

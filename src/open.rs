@@ -76,6 +76,9 @@ impl Wal {
             }
             recovery::apply(&*fs, &dir, &mut recovered)?;
             crate::recycle::trim(&*fs, &dir)?;
+            // Sidecars of segments that are gone, and of the newest one,
+            // which is written again: best effort (src/hint.rs).
+            crate::hint::trim(&*fs, &dir, &recovered.segments);
             // A segment or wal.meta that a writer created or renamed but did
             // not live to fsync the directory for must not vanish in a power
             // loss after records were appended to it.

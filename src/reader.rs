@@ -235,11 +235,17 @@ impl WalIter {
         };
         self.open_reader(&segment, limit)?;
         let Some(reader) = self.reader.as_mut() else { return Ok(false) };
-        let from = segment.index.lookup(reader.salt(), self.skip_upto + 1, reader.limit());
-        if from != segment.index.start() {
+        let want = self.skip_upto + 1;
+        // A sealed segment the index knows nothing of yet may have its
+        // index stored beside it (src/hint.rs): loaded once, checked on use.
+        // (A sealed reader's limit is the file's length.)
+        let hinted = limit.is_none() && crate::hint::consult(&*self.inner.fs, &segment, reader.salt(), want, reader.limit());
+        let from = segment.index.lookup(reader.salt(), want, reader.limit());
+        if hinted || from != segment.index.start() {
+            // (Also tells the reader's walk where the frontier is now.)
             reader.seek(from.offset);
             self.expected = from.seq;
-            self.seeked = true;
+            self.seeked = from != segment.index.start();
         }
         Ok(true)
     }

@@ -358,6 +358,9 @@ pub fn apply(fs: &dyn Fs, dir: &Path, recovered: &mut Recovered) -> Result<()> {
     let repairs = std::mem::take(&mut recovered.repairs);
     remove_segments(fs, dir, repairs.drop_back.iter().rev())?;
     if let Some((seg, at)) = &repairs.cut {
+        // The segment cut becomes the one written to: its sidecar (if
+        // SALVAGE cut a sealed one) goes, best effort (src/hint.rs).
+        crate::hint::remove(fs, &seg.path);
         let file = match repairs.cut_file {
             Some(file) => file,
             None => fs.open(&seg.path, OpenMode::WRITE).map_err(|e| Error::io("open segment", &seg.path, e))?,
@@ -371,6 +374,9 @@ pub fn apply(fs: &dyn Fs, dir: &Path, recovered: &mut Recovered) -> Result<()> {
 fn remove_segments<'a>(fs: &dyn Fs, dir: &Path, segments: impl Iterator<Item = &'a SegmentInfo>) -> Result<()> {
     let mut removed = false;
     for seg in segments {
+        // Its sidecar first, best effort: one left behind is deleted by the
+        // open's trim (src/hint.rs), and a failure here fails nothing.
+        crate::hint::remove(fs, &seg.path);
         fs.remove_file(&seg.path).map_err(|e| Error::io("remove segment", &seg.path, e))?;
         removed = true;
     }
