@@ -276,9 +276,7 @@ fn apply(fs: &dyn Fs, dir: &Path, seg: &SegmentInfo, intent: &CutIntent, later: 
     // The sidecars of the segments deleted and of the one cut (which is
     // written again), best effort: a failure never fails the cut, and one
     // left behind is refused or caught on use (src/hint.rs).
-    for doomed in later.iter().rev().chain([seg]) {
-        crate::hint::remove(fs, &doomed.path);
-    }
+    crate::hint::remove(fs, dir, later.iter().rev().chain([seg]).map(|s| &*s.path));
     for doomed in later.iter().rev() {
         match fs.remove_file(&doomed.path) {
             Ok(()) => {}

@@ -166,11 +166,19 @@ pub(crate) fn seal(fs: &dyn Fs, info: &SegmentInfo, salt: u32, end: Pos) {
     }
 }
 
-/// Deletes the sidecar of the segment at `segment`, if there is one. Best
-/// effort: a failure is ignored (a sidecar left behind is refused or caught
-/// on use) and never fails the truncate, cut or open that deletes it.
-pub(crate) fn remove(fs: &dyn Fs, segment: &Path) {
-    let _ = fs.remove_file(&path_of(segment));
+/// Deletes the sidecars of the segments at `segments` (in `dir`), those
+/// there are: the directory is listed once, and only sidecars it holds are
+/// deleted. Best effort: a failure is ignored (a sidecar left behind is
+/// refused or caught on use, and the next writable open deletes it) and
+/// never fails the truncate, cut or open that deletes it.
+pub(crate) fn remove<'a>(fs: &dyn Fs, dir: &Path, segments: impl IntoIterator<Item = &'a Path>) {
+    let Ok(names) = fs.list(dir) else { return };
+    for segment in segments {
+        let path = path_of(segment);
+        if path.file_name().is_some_and(|name| names.iter().any(|n| n == name)) {
+            let _ = fs.remove_file(&path);
+        }
+    }
 }
 
 /// At a writable open: deletes the sidecars of segments that are gone (a

@@ -609,6 +609,44 @@ mod tests {
     }
 
     #[test]
+    fn covering_and_install_keep_the_regions_and_refuse_a_changed_index() {
+        let index = Arc::new(SegmentIndex::new(1));
+        // An earlier process wrote 1000 frames; the open walked them and
+        // wrote a sync mark (32 bytes) after them; this one appends.
+        let mut walk = Walk::new(index.clone(), 7);
+        let walked = walk_frames(&mut walk, 1000, 100);
+        drop(walk);
+        let end = pos(walked.offset + 32 + 200 * 100, 1201);
+        assert_eq!(index.covering(7, end), None, "the segment's end is not known yet");
+        for i in 0..200u64 {
+            index.note_written(7, walked.offset + 32 + i * 100, 1001 + i);
+        }
+        let entries = index.covering(7, end).expect("walked, a sync mark, then written: the whole segment");
+        assert_eq!(entries, index.snapshot().0);
+        assert_eq!(index.covering(8, end), None, "another file");
+        // Installed in a fresh index: lookups of every seq use it.
+        let fresh = SegmentIndex::new(1);
+        let generation = fresh.wants_sidecar(7, 900).unwrap();
+        assert_eq!(fresh.wants_sidecar(7, 900), None, "tried once only");
+        assert!(fresh.install(7, generation, entries.clone(), end));
+        let at = fresh.lookup(7, 1100, u64::MAX);
+        assert!(at.seq <= 1100 && 1100 - at.seq <= SPACING / 100 + 1, "{at:?}");
+        assert_eq!(fresh.snapshot().1, end);
+        fresh.reset();
+        assert_eq!(fresh.wants_sidecar(7, 900), None, "not again after a miss");
+        // Not over an index that changed since, or is written to.
+        let changed = SegmentIndex::new(1);
+        let generation = changed.wants_sidecar(7, 900).unwrap();
+        changed.cut_after(500, START + 500 * 100);
+        assert!(!changed.install(7, generation, entries.clone(), end));
+        let written = SegmentIndex::new(1);
+        let generation = written.wants_sidecar(7, 900).unwrap();
+        written.note_written(7, START, 1);
+        assert!(!written.install(7, generation, entries, end));
+        assert_eq!(SegmentIndex::new(1).wants_sidecar(7, 1), None, "the first seq is at the start");
+    }
+
+    #[test]
     fn another_salt_resets_the_index() {
         let index = SegmentIndex::new(1);
         index.note_written(7, START, 1);

@@ -468,7 +468,7 @@ impl Wal {
         let (fs, dir) = (&inner.fs, &inner.dir);
         // Their sidecars first, best effort: one a failed delete or a crash
         // leaves is ignored, and deleted by the next open (src/hint.rs).
-        doomed.iter().for_each(|seg| crate::hint::remove(&**fs, &seg.path));
+        crate::hint::remove(&**fs, dir, doomed.iter().map(|seg| &*seg.path));
         if !inner.opts.preallocate {
             return doomed.iter().try_for_each(|seg| crate::recycle::delete(&**fs, seg));
         }

@@ -220,7 +220,7 @@ impl WalIter {
     /// the segments, then of the segment's index); false when there is
     /// nothing to read yet.
     fn start(&mut self) -> Result<bool> {
-        let (segment, limit) = {
+        let (segment, limit, past_first) = {
             let st = self.inner.state();
             if self.skip_upto >= st.last_seq() {
                 return self.at_end(&st).map(|()| false);
@@ -231,15 +231,21 @@ impl WalIter {
                 return Err(truncated_while_reading(want));
             };
             let limit = active_end(&st, segment.id);
-            (segment, limit)
+            let log_first = st.first_seq(self.inner.floor.load(Ordering::SeqCst));
+            (segment, limit, want > log_first)
         };
         self.open_reader(&segment, limit)?;
         let Some(reader) = self.reader.as_mut() else { return Ok(false) };
         let want = self.skip_upto + 1;
         // A sealed segment the index knows nothing of yet may have its
-        // index stored beside it (src/hint.rs): loaded once, checked on use.
-        // (A sealed reader's limit is the file's length.)
-        let hinted = limit.is_none() && crate::hint::consult(&*self.inner.fs, &segment, reader.salt(), want, reader.limit());
+        // index stored beside it (src/hint.rs): loaded once, checked on use
+        // (a sealed reader's limit is the file's length). Not for a replay
+        // from the log's first record: it reads the first segment from its
+        // start, the truncated frames before that record too, as SALVAGE
+        // does, so that it meets any damage there as it did before hints.
+        let hinted = limit.is_none()
+            && past_first
+            && crate::hint::consult(&*self.inner.fs, &segment, reader.salt(), want, reader.limit());
         let from = segment.index.lookup(reader.salt(), want, reader.limit());
         if hinted || from != segment.index.start() {
             // (Also tells the reader's walk where the frontier is now.)

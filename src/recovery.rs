@@ -360,7 +360,7 @@ pub fn apply(fs: &dyn Fs, dir: &Path, recovered: &mut Recovered) -> Result<()> {
     if let Some((seg, at)) = &repairs.cut {
         // The segment cut becomes the one written to: its sidecar (if
         // SALVAGE cut a sealed one) goes, best effort (src/hint.rs).
-        crate::hint::remove(fs, &seg.path);
+        crate::hint::remove(fs, dir, [&*seg.path]);
         let file = match repairs.cut_file {
             Some(file) => file,
             None => fs.open(&seg.path, OpenMode::WRITE).map_err(|e| Error::io("open segment", &seg.path, e))?,
@@ -371,12 +371,14 @@ pub fn apply(fs: &dyn Fs, dir: &Path, recovered: &mut Recovered) -> Result<()> {
     meta::remove_stale_tmp(fs, dir)
 }
 
-fn remove_segments<'a>(fs: &dyn Fs, dir: &Path, segments: impl Iterator<Item = &'a SegmentInfo>) -> Result<()> {
+fn remove_segments<'a>(fs: &dyn Fs, dir: &Path, segments: impl Iterator<Item = &'a SegmentInfo> + Clone) -> Result<()> {
+    // Their sidecars first, best effort: one left behind is deleted by the
+    // open's trim (src/hint.rs), and a failure here fails nothing.
+    if segments.clone().next().is_some() {
+        crate::hint::remove(fs, dir, segments.clone().map(|s| &*s.path));
+    }
     let mut removed = false;
     for seg in segments {
-        // Its sidecar first, best effort: one left behind is deleted by the
-        // open's trim (src/hint.rs), and a failure here fails nothing.
-        crate::hint::remove(fs, &seg.path);
         fs.remove_file(&seg.path).map_err(|e| Error::io("remove segment", &seg.path, e))?;
         removed = true;
     }
