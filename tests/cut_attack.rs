@@ -509,6 +509,17 @@ fn scenario(seed: u64) -> (SimFs, Options, Log, u64) {
     (fs, opts, before, seq)
 }
 
+/// The seek hints (`NNNN.idx`) that are not of a sealed segment (all but
+/// the newest): those a cut deletes.
+fn stray_hints(fs: &SimFs) -> Vec<String> {
+    let names: Vec<String> = fs.list(Path::new(DIR)).unwrap().into_iter().map(|n| n.into_string().unwrap()).collect();
+    let mut segs: Vec<&String> = names.iter().filter(|n| n.ends_with(".wal")).collect();
+    segs.sort();
+    segs.pop();
+    let sealed: Vec<String> = segs.iter().map(|n| n.replace(".wal", ".idx")).collect();
+    names.iter().filter(|n| n.ends_with(".idx") && !sealed.contains(n)).cloned().collect()
+}
+
 /// One failed call (EIO or ENOSPC) at each step of a cut, the process going
 /// on (the handle is poisoned), then a kill or a power cut.
 #[test]
@@ -524,7 +535,18 @@ fn a_failed_call_at_any_step_of_a_cut_leaves_the_old_log_or_the_new_one() {
                 let wal = sim_open(&f, opts);
                 f.fail_call(n, errno);
                 let result = wal.truncate_after(seq);
-                assert!(result.is_err(), "seed {seed}: call {n} of {calls} failed, the cut returned Ok");
+                if result.is_ok() {
+                    // Only the deletion of a seek hint may fail without
+                    // failing the cut (src/hint.rs: best effort): the hint
+                    // is left, of a segment that is gone or written again.
+                    let left = stray_hints(&f);
+                    assert!(!left.is_empty(), "seed {seed}: call {n} of {calls} failed, the cut returned Ok");
+                    assert!(!wal.is_poisoned());
+                    drop(wal);
+                    old_or_new(f.fork(), opts, &before, seq, &format!("seed {seed}, hint deletion {n} failed"));
+                    rounds += 1;
+                    continue;
+                }
                 assert!(wal.is_poisoned());
                 assert!(wal.append(1, b"x", b"").is_err());
                 drop(wal);

@@ -529,7 +529,11 @@ fn run_seed(seed: u64, tally: &mut Tally, trace: &mut Vec<String>) {
 
         let outcome = Life::new(&fs, opts, &mut model, work_seed, tally).run(steps, close);
         let fired = target.fired(&fs);
-        assert_eq!(fired, matches!(outcome, Outcome::Failed),
+        // A seek hint (NNNN.idx) is written and deleted best effort
+        // (src/hint.rs): a fault that met one need not fail the workload.
+        let on_hint = || fs.faulted().last().is_some_and(|n| n.to_str().is_some_and(|n| n.ends_with(".idx")));
+        let ignored = fired && !matches!(outcome, Outcome::Failed) && on_hint();
+        assert_eq!(fired && !ignored, matches!(outcome, Outcome::Failed),
             "{name} at call {nth}: fired {fired}, but the workload {} (did the trial run differ?)",
             if fired { "went on" } else { "failed" });
         if fired {

@@ -188,6 +188,17 @@ struct Sim {
     /// (offset, len) of every writeback hint, in order. A hint is not a
     /// mutating call: it changes nothing, counts nothing, meets no fault.
     writeback_hints: Vec<(u64, u64)>,
+    /// The name of the file (or directory) each fault that fired met, in
+    /// order: a test can tell a fault the log must report from one it may
+    /// ignore (a seek hint's, `src/hint.rs`).
+    faulted: Vec<OsString>,
+}
+
+/// What a mutating call acts on, named in `Sim::faulted` if a fault meets it.
+#[derive(Clone, Copy)]
+enum On<'a> {
+    Path(&'a Path),
+    Ino(u64),
 }
 
 /// An fsync held after it took effect, before it returns: see
@@ -284,7 +295,19 @@ fn apply_write(data: &mut Vec<u8>, offset: u64, bytes: &[u8]) {
 impl Sim {
     /// Counts a mutating call. Err when the power is off; the fault planned
     /// for this call, if any.
-    fn begin(&mut self, kind: OpKind) -> io::Result<Option<Fault>> {
+    fn begin(&mut self, kind: OpKind, on: On<'_>) -> io::Result<Option<Fault>> {
+        let fault = self.begin_call(kind)?;
+        if fault.is_some() {
+            let name = match on {
+                On::Path(path) => path.file_name().map(OsString::from),
+                On::Ino(ino) => self.dirs.values().flat_map(|d| &d.live).find(|(_, i)| **i == ino).map(|(n, _)| n.clone()),
+            };
+            self.faulted.push(name.unwrap_or_default());
+        }
+        Ok(fault)
+    }
+
+    fn begin_call(&mut self, kind: OpKind) -> io::Result<Option<Fault>> {
         self.check_power()?;
         self.calls += 1;
         let count = self.counts.entry(kind).or_default();
@@ -303,8 +326,8 @@ impl Sim {
     }
 
     /// `begin` for a call that a fault simply makes fail.
-    fn mutate(&mut self, kind: OpKind) -> io::Result<()> {
-        match self.begin(kind)? {
+    fn mutate(&mut self, kind: OpKind, on: On<'_>) -> io::Result<()> {
+        match self.begin(kind, on)? {
             Some(Fault::Fail(errno) | Fault::Short(errno)) => Err(err(errno)),
             None => Ok(()),
         }
@@ -392,6 +415,12 @@ impl SimFs {
     /// Injected faults that have not fired yet.
     pub fn faults_waiting(&self) -> usize {
         self.state().faults.len()
+    }
+
+    /// The names of the files (or directories) the injected faults that
+    /// fired so far met, in order.
+    pub fn faulted(&self) -> Vec<OsString> {
+        self.state().faulted.clone()
     }
 
     /// The `n`-th mutating call from now (1 = the next one) fails with `errno`.
@@ -533,7 +562,7 @@ impl FsFile for SimFile {
     fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
         self.writable()?;
         let mut sim = self.fs.state();
-        let fault = sim.begin(OpKind::Write)?;
+        let fault = sim.begin(OpKind::Write, On::Ino(self.ino))?;
         let (landed, result) = match fault {
             None => (buf.len(), Ok(())),
             Some(Fault::Fail(errno)) => (0, Err(err(errno))),
@@ -562,7 +591,7 @@ impl FsFile for SimFile {
 
     fn sync_data(&self) -> io::Result<()> {
         let mut sim = self.fs.state();
-        let fault = sim.begin(OpKind::Sync)?;
+        let fault = sim.begin(OpKind::Sync, On::Ino(self.ino))?;
         let nth = sim.counts[&OpKind::Sync];
         let pause = sim.pauses.iter().position(|p| p.0 == nth).map(|i| sim.pauses.remove(i).1);
         let Sim { inodes, rng, .. } = &mut *sim;
@@ -591,7 +620,7 @@ impl FsFile for SimFile {
     fn set_len(&self, len: u64) -> io::Result<()> {
         self.writable()?;
         let mut sim = self.fs.state();
-        sim.mutate(OpKind::SetLen)?;
+        sim.mutate(OpKind::SetLen, On::Ino(self.ino))?;
         let inode = sim.inode(self.ino);
         inode.live.resize(len as usize, 0);
         inode.pending.push(FileOp::SetLen(len));
@@ -601,7 +630,7 @@ impl FsFile for SimFile {
     fn allocate(&self, len: u64) -> io::Result<()> {
         self.writable()?;
         let mut sim = self.fs.state();
-        sim.mutate(OpKind::Allocate)?;
+        sim.mutate(OpKind::Allocate, On::Ino(self.ino))?;
         let inode = sim.inode(self.ino);
         if (inode.live.len() as u64) < len {
             inode.live.resize(len as usize, 0);
@@ -636,10 +665,10 @@ impl Fs for SimFs {
             if existing.is_ok() {
                 return Err(err(libc::EEXIST));
             }
-            sim.mutate(OpKind::Create)?;
+            sim.mutate(OpKind::Create, On::Path(path))?;
             sim.link(path)?
         } else if mode.create_truncate {
-            sim.mutate(OpKind::Create)?;
+            sim.mutate(OpKind::Create, On::Path(path))?;
             match existing {
                 Ok(ino) => {
                     let inode = sim.inode(ino);
@@ -668,7 +697,7 @@ impl Fs for SimFs {
 
     fn create_dir_all(&self, path: &Path) -> io::Result<()> {
         let mut sim = self.state();
-        sim.mutate(OpKind::Create)?;
+        sim.mutate(OpKind::Create, On::Path(path))?;
         for dir in path.ancestors() {
             sim.dirs.entry(dir.to_path_buf()).or_default();
         }
@@ -683,13 +712,13 @@ impl Fs for SimFs {
 
     fn remove_file(&self, path: &Path) -> io::Result<()> {
         let mut sim = self.state();
-        sim.mutate(OpKind::Remove)?;
+        sim.mutate(OpKind::Remove, On::Path(path))?;
         sim.unlink(path).map(|_| ())
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         let mut sim = self.state();
-        sim.mutate(OpKind::Rename)?;
+        sim.mutate(OpKind::Rename, On::Path(from))?;
         let ino = sim.unlink(from)?;
         let (parent, name) = split(to)?;
         let dir = sim.dir(&parent)?;
@@ -702,7 +731,7 @@ impl Fs for SimFs {
     /// to be kept or lost by a crash, or made durable by a later fsync.
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         let mut sim = self.state();
-        sim.mutate(OpKind::SyncDir)?;
+        sim.mutate(OpKind::SyncDir, On::Path(dir))?;
         let dir = sim.dir(dir)?;
         dir.durable = dir.live.clone();
         dir.pending.clear();

@@ -498,8 +498,11 @@ fn leftover_files(tmp: &Path) -> Result<Vec<PathBuf>, Halt> {
     for entry in fs::read_dir(tmp).map_err(io_err("list directory", tmp))? {
         let entry = entry.map_err(io_err("list directory", tmp))?;
         let name = entry.file_name();
-        let log_file =
-            matches!(name.as_bytes(), b"LOCK" | b"wal.meta" | b"wal.meta.tmp") || name.as_bytes().ends_with(b".wal");
+        // (A conversion that rotated left seek hints too: 20 digits + .idx.)
+        let hint = name.as_bytes().strip_suffix(b".idx").is_some_and(|s| s.len() == 20 && s.iter().all(u8::is_ascii_digit));
+        let log_file = matches!(name.as_bytes(), b"LOCK" | b"wal.meta" | b"wal.meta.tmp")
+            || name.as_bytes().ends_with(b".wal")
+            || hint;
         let is_file = entry.file_type().map_err(io_err("stat", &entry.path()))?.is_file();
         if !log_file || !is_file {
             return Err(in_the_way(format!("holds {}, which a libwal log does not", name.to_string_lossy())));

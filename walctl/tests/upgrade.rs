@@ -667,6 +667,8 @@ fn a_leftover_of_an_interrupted_conversion_is_removed_and_the_log_converted_agai
     let partial = Wal::open(&leftover, Options { preallocate: false, ..Options::default() }).unwrap();
     partial.append(1, b"key-1", b"partial").unwrap();
     partial.close().unwrap();
+    // One that rotated left the seek hint of a sealed segment too.
+    fs::write(leftover.join("00000000000000000001.idx"), b"a hint").unwrap();
 
     let run = upgrade(&dir);
     assert_eq!(run.status, 0, "{run:?}");
