@@ -161,7 +161,7 @@ impl Wal {
         let k = st.segments.partition_point(|s| s.first_seq <= seq + 1).saturating_sub(1);
         let seg = st.segments[k].clone();
         let sealed = st.active.as_ref().is_none_or(|a| a.id != seg.id);
-        let intent = plan(fs, &seg, seq, sealed)?;
+        let intent = plan(fs, &seg, seq, sealed.then_some(inner.opts.segment_size))?;
         let later: Vec<SegmentInfo> = st.segments[k + 1..].to_vec();
         // The segment the log goes on in, opened before anything changes.
         let file = match st.active.as_ref() {
@@ -210,12 +210,13 @@ fn refuse_checkpoint_above(st: &State, seq: u64) -> Result<()> {
 /// Where the cut goes in `seg`, the segment holding seq + 1: at the start of
 /// the frame holding it, or, inside a batch, after the batch's entries up
 /// to `seq` (that frame's header is rewritten to hold only them).
-fn plan(fs: &dyn Fs, seg: &SegmentInfo, seq: u64, sealed: bool) -> Result<CutIntent> {
+fn plan(fs: &dyn Fs, seg: &SegmentInfo, seq: u64, sealed: Option<u64>) -> Result<CutIntent> {
     let mut reader = SegmentReader::open(fs, seg, None)?;
     let segment = SegmentHeader { first_seq: seg.first_seq, salt: reader.salt() };
-    // A sealed segment's index may be stored beside it (src/hint.rs).
-    if sealed {
-        crate::hint::consult(fs, seg, reader.salt(), seq + 1, reader.limit());
+    // A sealed segment's index may be stored beside it (src/hint.rs);
+    // `sealed`: the options' segment_size, for a sealed one.
+    if let Some(segment_size) = sealed {
+        crate::hint::consult(fs, seg, reader.salt(), seq + 1, reader.limit(), segment_size);
     }
     // From the frame the seek index says is at or before the one holding
     // seq + 1: the cost does not grow with the bytes kept. A frame there

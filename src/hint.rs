@@ -64,6 +64,16 @@ fn max_entries(file_len: u64) -> u64 {
     file_len.saturating_sub(START) / SPACING + 2
 }
 
+/// How much of a segment file a sidecar may describe: its length, but no
+/// more than the larger of `segment_size` and 1 GiB. A segment's frames end
+/// within segment_size (a frame larger than a segment is the only frame of
+/// its own, and has no entry), so this only refuses the sidecar of a file
+/// longer than any segment the options write, such as a sparse file of
+/// terabytes, whose sidecar would otherwise be allowed gigabytes.
+pub(crate) fn indexed_len(file_len: u64, segment_size: u64) -> u64 {
+    file_len.min(segment_size.max(1 << 30))
+}
+
 /// The longest sidecar a segment file `file_len` bytes long can have.
 pub(crate) fn max_len(file_len: u64) -> u64 {
     (HEADER_LEN + CRC_LEN) as u64 + max_entries(file_len) * ENTRY_LEN as u64
@@ -139,7 +149,8 @@ pub(crate) fn decode(bytes: &[u8], first_seq: u64, salt: u32, file_len: u64) -> 
 }
 
 /// Reads the sidecar of the sealed segment `info` (header: `salt`; the
-/// file `file_len` bytes long). None when there is none, or it is refused.
+/// file `file_len` bytes long, or as much of it as a sidecar may describe:
+/// `indexed_len`). None when there is none, or it is refused.
 pub(crate) fn load(fs: &dyn Fs, info: &SegmentInfo, salt: u32, file_len: u64) -> Option<Hint> {
     let path = path_of(&info.path);
     let file = fs.open(&path, OpenMode::READ).ok()?;
@@ -203,10 +214,11 @@ pub(crate) fn trim(fs: &dyn Fs, dir: &Path, segments: &[SegmentInfo]) {
 /// Before the first seek into the sealed segment `info` that its index
 /// knows nothing about (`want` lies past what it knows): loads the segment's
 /// sidecar, once per segment, and hands it to the index. `file_len`: the
-/// segment file's length. Whether the index took it.
-pub(crate) fn consult(fs: &dyn Fs, info: &SegmentInfo, salt: u32, want: u64, file_len: u64) -> bool {
+/// segment file's length; `segment_size`: the options'. Whether the index
+/// took it.
+pub(crate) fn consult(fs: &dyn Fs, info: &SegmentInfo, salt: u32, want: u64, file_len: u64, segment_size: u64) -> bool {
     let Some(generation) = info.index.wants_sidecar(salt, want) else { return false };
-    match load(fs, info, salt, file_len) {
+    match load(fs, info, salt, indexed_len(file_len, segment_size)) {
         Some(hint) => info.index.install(salt, generation, hint.entries, hint.end),
         None => false,
     }

@@ -245,7 +245,7 @@ impl WalIter {
         // does, so that it meets any damage there as it did before hints.
         let hinted = limit.is_none()
             && past_first
-            && crate::hint::consult(&*self.inner.fs, &segment, reader.salt(), want, reader.limit());
+            && crate::hint::consult(&*self.inner.fs, &segment, reader.salt(), want, reader.limit(), self.inner.opts.segment_size);
         let from = segment.index.lookup(reader.salt(), want, reader.limit());
         if hinted || from != segment.index.start() {
             // (Also tells the reader's walk where the frontier is now.)

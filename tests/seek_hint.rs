@@ -436,6 +436,16 @@ fn hostile_sidecars_never_change_what_a_seek_returns() {
     let wal = Wal::open_in(Arc::new(CountingFs { inner: RealFs, read: read.clone() }), dir.path(), opts(1 << 20)).unwrap();
     let bytes = bytes_read_by_seek(&wal, &read, last - 1);
     assert!(bytes < 2 << 20, "{bytes} bytes read");
+    drop(wal);
+    // A segment file made sparse and 64 GiB long, and a 32 MiB sidecar: a
+    // bound by the file's length alone would allow 64 MiB of sidecar; it
+    // is refused by the options' segment_size (no larger segment is written).
+    std::fs::OpenOptions::new().write(true).open(target).unwrap().set_len(64 << 30).unwrap();
+    let f = std::fs::OpenOptions::new().write(true).truncate(true).open(&path).unwrap();
+    std::os::unix::fs::FileExt::write_all_at(&f, &pristine, 0).unwrap();
+    f.set_len(32 << 20).unwrap();
+    drop(f);
+    check_segment_seeks(dir.path(), &all, first, last, "a 32 MiB sidecar of a 64 GiB sparse segment");
 }
 
 /// A sidecar left from the same file before a cut of the newest records
@@ -581,4 +591,59 @@ fn salvage_deletes_the_sidecars_of_the_segments_it_drops_and_cuts() {
     drop(wal);
     let wal = Wal::open(dir.path(), opts(256 << 10)).unwrap();
     assert_eq!(collect(&wal, 0).unwrap(), all);
+}
+
+// ---- the cost, measured ----
+
+/// `cargo test --release --test seek_hint -- --ignored --nocapture`: the
+/// first seek after an open (iterator open + first record) at the start
+/// and at the end of a full 64 MiB segment of 100-byte records, with its
+/// seek hint and without (as a log of an earlier build), each the median
+/// of several fresh handles, in one run (the ratios are what counts).
+#[test]
+#[ignore]
+fn first_seek_after_an_open_with_and_without_the_hint() {
+    use std::time::{Duration, Instant};
+    let dir = TempDir::new("hintcost");
+    let opts = Options { sync_mode: SyncMode::None, ..Options::default() };
+    let wal = Wal::open(dir.path(), opts).unwrap();
+    let v = vec![7u8; 100];
+    let mut i = 0u64;
+    while segments(dir.path()).len() < 2 {
+        i += 1;
+        wal.append(1, &key(i), &v).unwrap();
+    }
+    drop(wal);
+    let segs = segments(dir.path());
+    let last = first_seq_of(&segs[1]) - 1;
+    let hint_path = sidecar_of(&segs[0]);
+    let hint = std::fs::read(&hint_path).unwrap();
+    let first_seek = |after: u64| -> Duration {
+        let wal = Wal::open(dir.path(), opts).unwrap();
+        let t = Instant::now();
+        let mut it = wal.iter(after).unwrap();
+        assert_eq!(it.next().unwrap().map(|r| r.seq), Some(after + 1));
+        t.elapsed()
+    };
+    let median = |after: u64, rounds: usize| -> Duration {
+        let mut v: Vec<Duration> = (0..rounds).map(|_| first_seek(after)).collect();
+        v.sort();
+        v[rounds / 2]
+    };
+    let rounds = 15;
+    let (start, end) = (median(0, rounds), median(last - 1, rounds));
+    std::fs::remove_file(&hint_path).unwrap();
+    let (start_without, end_without) = (median(0, rounds), median(last - 1, rounds));
+    std::fs::write(&hint_path, &hint).unwrap();
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let r = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
+    println!(
+        "first seek after an open, full 64 MiB segment of {last} records ({} hint entries), medians of {rounds}, \
+         load {}: with the hint start {start:?}, end {end:?} ({:.2}x); without start {start_without:?}, end \
+         {end_without:?} ({:.2}x)",
+        parse(&hint).entries.len(),
+        load.split(' ').next().unwrap_or("?"),
+        r(end, start),
+        r(end_without, start_without)
+    );
 }
