@@ -39,8 +39,6 @@ pub fn list_spares(fs: &dyn Fs, dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(spares)
 }
 
-/// What earlier 0.2 builds renamed a freed segment to before deleting it;
-/// an open still deletes any such file.
 /// Whether `name` is 20 digits and `suffix`, as the log names its files: a
 /// file someone else named `*.spare` or `*.trash` is not the log's to zero,
 /// reuse or delete.
@@ -51,18 +49,20 @@ fn numbered(name: &std::ffi::OsStr, suffix: &str) -> bool {
 
 const TRASH_SUFFIX: &str = ".trash";
 
-/// Takes a segment a truncate freed out of the log: renamed to a spare
-/// while the log keeps fewer than MAX_SPARES (`spares` counts them), else
-/// handed to `reaper`, which deletes it off the truncate's path (deleting
-/// frees the blocks: a discard per extent on a file system mounted with
-/// `discard`). The truncate waits for neither a deletion nor a rename per
-/// segment beyond the spares, so its cost does not grow with the number of
-/// segments it frees. None of this needs to be durable: the floor is, and a
-/// segment a crash leaves (or brings back) under its own name lies below
-/// the floor, where every open ignores it and a writable one deletes it.
+/// Takes a segment a truncate freed out of the log before the truncate
+/// returns: renamed to a spare while the log keeps fewer than MAX_SPARES
+/// (`spares` counts them), else renamed to `NNNNNNNNNNNNNNNNNNNN.trash`,
+/// which `reaper` deletes (deleting frees the blocks: a discard per extent
+/// on a file system mounted with `discard`, which the truncate does not
+/// wait for). Without `recycle` (no preallocation) it is deleted at once.
+/// None of this needs to be durable: the floor is, and a crash that brings
+/// the segment back under its own name leaves it below the floor, where
+/// the next open deletes it (and any trash).
 pub fn retire(fs: &Arc<dyn Fs>, dir: &Path, seg: &SegmentInfo, spares: &mut usize, reaper: &Reaper) -> Result<()> {
     if *spares >= MAX_SPARES {
-        return reaper.delete(fs, seg.path.clone());
+        let trash = dir.join(format!("{:020}{TRASH_SUFFIX}", seg.first_seq));
+        fs.rename(&seg.path, &trash).map_err(|e| Error::io("rename to trash", &seg.path, e))?;
+        return reaper.delete(fs, trash);
     }
     let spare = dir.join(spare_name(seg.first_seq));
     fs.rename(&seg.path, &spare).map_err(|e| Error::io("rename to a spare", &seg.path, e))?;
@@ -121,8 +121,8 @@ pub fn reuse(fs: &dyn Fs, dir: &Path, first_seq: u64, segment_size: u64) -> Resu
     Ok(Some(Created { file, info: SegmentInfo::new(first_seq, target), salt }))
 }
 
-/// Deletes spares beyond MAX_SPARES, and trash an earlier 0.2 build left,
-/// at open.
+/// Deletes spares beyond MAX_SPARES and trash a reaper did not live to
+/// delete, at open.
 pub fn trim(fs: &dyn Fs, dir: &Path) -> Result<()> {
     let spares = list_spares(fs, dir)?;
     for extra in spares.iter().skip(MAX_SPARES) {
