@@ -34,10 +34,17 @@ fn spare_name(first_seq: u64) -> String {
 /// The spare files in `dir`, in name order.
 pub fn list_spares(fs: &dyn Fs, dir: &Path) -> Result<Vec<PathBuf>> {
     let names = fs.list(dir).map_err(|e| Error::io("list directory", dir, e))?;
-    let mut spares: Vec<PathBuf> =
-        names.iter().filter(|n| n.as_bytes().ends_with(SUFFIX.as_bytes())).map(|n| dir.join(n)).collect();
+    let mut spares: Vec<PathBuf> = names.iter().filter(|n| numbered(n, SUFFIX)).map(|n| dir.join(n)).collect();
     spares.sort();
     Ok(spares)
+}
+
+/// Whether `name` is 20 digits and `suffix`, as the log names its files: a
+/// file someone else named `*.spare` or `*.trash` is not the log's to zero,
+/// reuse or delete.
+fn numbered(name: &std::ffi::OsStr, suffix: &str) -> bool {
+    let digits = name.as_bytes().strip_suffix(suffix.as_bytes());
+    digits.is_some_and(|d| d.len() == 20 && d.iter().all(u8::is_ascii_digit))
 }
 
 const TRASH_SUFFIX: &str = ".trash";
@@ -122,7 +129,7 @@ pub fn trim(fs: &dyn Fs, dir: &Path) -> Result<()> {
         fs.remove_file(extra).map_err(|e| Error::io("remove spare", extra, e))?;
     }
     let names = fs.list(dir).map_err(|e| Error::io("list directory", dir, e))?;
-    for name in names.iter().filter(|n| n.as_bytes().ends_with(TRASH_SUFFIX.as_bytes())) {
+    for name in names.iter().filter(|n| numbered(n, TRASH_SUFFIX)) {
         let path = dir.join(name);
         fs.remove_file(&path).map_err(|e| Error::io("remove", &path, e))?;
     }

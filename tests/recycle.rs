@@ -93,3 +93,29 @@ fn an_open_deletes_spares_beyond_two() {
     drop(Wal::open(dir.path(), recycling(8192)).unwrap());
     assert_eq!(spares(dir.path()).len(), 2);
 }
+
+#[test]
+fn files_the_log_did_not_name_are_never_taken_as_spares_or_trash() {
+    let dir = TempDir::new("recycle-foreign");
+    let wal = fill(dir.path(), recycling(8192), 40, 500);
+    let mine = [dir.path().join("notes.spare"), dir.path().join("1.spare"), dir.path().join("backup.trash")];
+    for (i, path) in mine.iter().enumerate() {
+        std::fs::write(path, format!("the user's file {i}")).unwrap();
+    }
+    wal.truncate(30).unwrap();
+    // Rotations that take spares, then a reopen (which trims spares and
+    // trash) and more rotations.
+    for seq in 41..=80 {
+        assert_eq!(wal.append(1, b"k", &[1u8; 500]).unwrap(), seq);
+    }
+    wal.close().unwrap();
+    let wal = Wal::open(dir.path(), recycling(8192)).unwrap();
+    wal.truncate(75).unwrap();
+    for seq in 81..=120 {
+        assert_eq!(wal.append(1, b"k", &[2u8; 500]).unwrap(), seq);
+    }
+    wal.close().unwrap();
+    for (i, path) in mine.iter().enumerate() {
+        assert_eq!(std::fs::read_to_string(path).unwrap(), format!("the user's file {i}"), "{}", path.display());
+    }
+}
