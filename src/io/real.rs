@@ -132,7 +132,11 @@ impl Fs for RealFs {
             .create_new(mode.create_new)
             .create(mode.create_truncate)
             .truncate(mode.create_truncate)
-            .custom_flags(libc::O_CLOEXEC)
+            // O_NONBLOCK: a FIFO someone put at a log file's name (a
+            // segment, wal.meta, a seek hint) would block the open until
+            // its other end appeared; non-blocking, it opens and reads as
+            // empty. Regular files ignore the flag.
+            .custom_flags(libc::O_CLOEXEC | libc::O_NONBLOCK)
             .mode(0o644)
             .open(path)?;
         Ok(Arc::new(file))
