@@ -467,8 +467,18 @@ impl Wal {
         // durable, and a segment a crash brings back lies below it.
         let (fs, dir) = (&inner.fs, &inner.dir);
         // Their sidecars first, best effort: one a failed delete or a crash
-        // leaves is ignored, and deleted by the next open (src/hint.rs).
-        crate::hint::remove(&**fs, dir, doomed.iter().map(|seg| &*seg.path));
+        // leaves is ignored, and deleted by the next open (src/hint.rs). Off
+        // the truncate's path where deletions can be: a hint is no segment
+        // file, and deleting one costs up to a millisecond (an unlink that
+        // frees blocks, on a file system mounted with discard): 80 of them
+        // made W7 on the 10 GiB log 13.5 ms.
+        if fs.deletes_in_background() {
+            for seg in &doomed {
+                let _ = inner.reaper.delete(fs, crate::hint::path_of(&seg.path));
+            }
+        } else {
+            crate::hint::remove(&**fs, dir, doomed.iter().map(|seg| &*seg.path));
+        }
         if !inner.opts.preallocate {
             return doomed.iter().try_for_each(|seg| crate::recycle::delete(&**fs, seg));
         }

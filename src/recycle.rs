@@ -137,7 +137,7 @@ pub fn trim(fs: &dyn Fs, dir: &Path) -> Result<()> {
 }
 
 /// Deletes, on a thread of its own, the segments a truncate freed beyond
-/// the spares it keeps: each deletion frees a segment's blocks, which costs
+/// the spares it keeps (and the seek hints of all it freed, src/hint.rs): each deletion frees a segment's blocks, which costs
 /// a discard of every extent on a file system mounted with `discard`, and a
 /// truncate must not wait for that. Nothing waits for the deletions to be
 /// durable: the files lie below the floor, and an open deletes any that a
