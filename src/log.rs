@@ -466,22 +466,17 @@ impl Wal {
         // Recycled or deleted, with no directory fsync: the floor is
         // durable, and a segment a crash brings back lies below it.
         let (fs, dir) = (&inner.fs, &inner.dir);
-        // Their sidecars first, best effort: one a failed delete or a crash
-        // leaves is ignored, and deleted by the next open (src/hint.rs). Off
-        // the truncate's path where deletions can be: a hint is no segment
-        // file, and deleting one costs up to a millisecond (an unlink that
-        // frees blocks, on a file system mounted with discard): 80 of them
-        // made W7 on the 10 GiB log 13.5 ms.
-        if fs.deletes_in_background() {
-            for seg in &doomed {
-                let _ = inner.reaper.delete(fs, crate::hint::path_of(&seg.path));
-            }
-        } else {
-            crate::hint::remove(&**fs, dir, doomed.iter().map(|seg| &*seg.path));
-        }
         if !inner.opts.preallocate {
+            // Their seek hints first, best effort: one a failed delete or a
+            // crash leaves is ignored, and deleted by the next open.
+            crate::hint::remove(&**fs, dir, doomed.iter().map(|seg| &*seg.path));
             return doomed.iter().try_for_each(|seg| crate::recycle::delete(&**fs, seg));
         }
+        // Seek hints (src/hint.rs) stay off the truncate's path: deleting
+        // one costs up to a millisecond (an unlink that frees blocks, on a
+        // file system mounted with discard), and 80 of them made W7 on the
+        // 10 GiB log 13.5 ms. A spare's hint goes when a rotation reuses
+        // the spare, a trashed segment's with it (`recycle::retire`).
         let mut spares = crate::recycle::list_spares(&**fs, dir)?.len();
         for seg in &doomed {
             crate::recycle::retire(fs, dir, seg, &mut spares, &inner.reaper)?;

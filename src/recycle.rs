@@ -60,6 +60,15 @@ const TRASH_SUFFIX: &str = ".trash";
 /// the next open deletes it (and any trash).
 pub fn retire(fs: &Arc<dyn Fs>, dir: &Path, seg: &SegmentInfo, spares: &mut usize, reaper: &Reaper) -> Result<()> {
     if *spares >= MAX_SPARES {
+        // Its seek hint first, best effort (a leftover is deleted by the
+        // next open); inline only where deletions are. (First: a failure
+        // there that is not ignored, a killed process, then fails the
+        // rename, as the simulation expects.)
+        if fs.deletes_in_background() {
+            let _ = reaper.delete(fs, crate::hint::path_of(&seg.path));
+        } else {
+            crate::hint::remove(&**fs, dir, [&*seg.path]);
+        }
         let trash = dir.join(format!("{:020}{TRASH_SUFFIX}", seg.first_seq));
         fs.rename(&seg.path, &trash).map_err(|e| Error::io("rename to trash", &seg.path, e))?;
         return reaper.delete(fs, trash);
@@ -93,6 +102,9 @@ pub fn reuse(fs: &dyn Fs, dir: &Path, first_seq: u64, segment_size: u64) -> Resu
     // it is, a crash may bring the file back under its segment name, and
     // with a new header it would be a segment named for other seqs.
     segment::sync_dir(fs, dir)?;
+    // The seek hint the spare had as a segment (same number), best effort:
+    // left, it is an orphan the next open deletes.
+    crate::hint::remove(fs, dir, [&*spare.with_extension("wal")]);
     let file = fs.open(&spare, OpenMode::WRITE).map_err(|e| Error::io("open spare", &spare, e))?;
     let mut len = file.size().map_err(|e| Error::io("stat", &spare, e))?;
     if len > segment_size {
@@ -137,7 +149,7 @@ pub fn trim(fs: &dyn Fs, dir: &Path) -> Result<()> {
 }
 
 /// Deletes, on a thread of its own, the segments a truncate freed beyond
-/// the spares it keeps (and the seek hints of all it freed, src/hint.rs): each deletion frees a segment's blocks, which costs
+/// the spares it keeps (and those segments' seek hints, src/hint.rs): each deletion frees a segment's blocks, which costs
 /// a discard of every extent on a file system mounted with `discard`, and a
 /// truncate must not wait for that. Nothing waits for the deletions to be
 /// durable: the files lie below the floor, and an open deletes any that a
