@@ -57,13 +57,13 @@ pub struct Entry<'a> {
 }
 
 /// The u32 at `at`; callers pass slices they have checked hold it.
-fn u32_at(buf: &[u8], at: usize) -> u32 {
+pub(crate) fn u32_at(buf: &[u8], at: usize) -> u32 {
     let mut b = [0u8; 4];
     b.copy_from_slice(&buf[at..at + 4]);
     u32::from_le_bytes(b)
 }
 
-fn u64_at(buf: &[u8], at: usize) -> u64 {
+pub(crate) fn u64_at(buf: &[u8], at: usize) -> u64 {
     let mut b = [0u8; 8];
     b.copy_from_slice(&buf[at..at + 8]);
     u64::from_le_bytes(b)

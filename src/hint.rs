@@ -27,7 +27,7 @@
 //! Read-only handles read sidecars and never write or delete them.
 //! docs/FORMAT.md ("Seek hints") has the bytes.
 
-use crate::format::{FORMAT_VERSION, SEGMENT_HEADER_LEN};
+use crate::format::{crc32, u32_at, u64_at, FORMAT_VERSION, SEGMENT_HEADER_LEN};
 use crate::index::{Pos, SPACING};
 use crate::io::{read_full_at, Fs, OpenMode};
 use crate::segment::SegmentInfo;
@@ -93,21 +93,9 @@ pub(crate) fn encode(first_seq: u64, salt: u32, end: Pos, entries: &[Pos]) -> Ve
         buf.extend_from_slice(&e.offset.to_le_bytes());
         buf.extend_from_slice(&e.seq.to_le_bytes());
     }
-    let crc = crc32fast::hash(&buf);
+    let crc = crc32(&buf);
     buf.extend_from_slice(&crc.to_le_bytes());
     buf
-}
-
-fn u32_at(b: &[u8], at: usize) -> u32 {
-    let mut v = [0u8; 4];
-    v.copy_from_slice(&b[at..at + 4]);
-    u32::from_le_bytes(v)
-}
-
-fn u64_at(b: &[u8], at: usize) -> u64 {
-    let mut v = [0u8; 8];
-    v.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(v)
 }
 
 /// The sidecar `bytes` of the segment whose header says `first_seq` and
@@ -118,7 +106,7 @@ pub(crate) fn decode(bytes: &[u8], first_seq: u64, salt: u32, file_len: u64) -> 
         return None;
     }
     let (body, crc) = bytes.split_at(bytes.len() - CRC_LEN);
-    if &body[..8] != MAGIC || u32_at(body, 8) != FORMAT_VERSION || crc32fast::hash(body) != u32_at(crc, 0) {
+    if &body[..8] != MAGIC || u32_at(body, 8) != FORMAT_VERSION || crc32(body) != u32_at(crc, 0) {
         return None;
     }
     if u32_at(body, 12) != salt || u64_at(body, 16) != first_seq {
@@ -273,7 +261,7 @@ mod tests {
         // A count that is not the length's.
         let mut bad = encode(1, 7, end, &entries);
         bad[40] ^= 1;
-        let crc = crc32fast::hash(&bad[..bad.len() - 4]);
+        let crc = crc32(&bad[..bad.len() - 4]);
         let at = bad.len() - 4;
         bad[at..].copy_from_slice(&crc.to_le_bytes());
         assert_eq!(decode(&bad, 1, 7, LEN), None);
